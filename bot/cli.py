@@ -1,0 +1,227 @@
+"""The `safesteps` command: one entry point for volunteers, teachers and deployers."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from bot.settings import Settings, SettingsError, load_settings
+
+EXIT_OK = 0
+EXIT_PROBLEMS = 1
+EXIT_USAGE = 2
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as err:
+        for problem in err.problems.errors:
+            print(problem, file=sys.stderr)
+        print("Fix config.yml and run the command again.", file=sys.stderr)
+        raise SystemExit(EXIT_PROBLEMS) from None
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from bot.content.validate import validate
+
+    started = time.perf_counter()
+    report = validate([Path(p) for p in args.paths] or None, _settings())
+    elapsed = time.perf_counter() - started
+    if args.json:
+        json.dump(report.as_json(strict=args.strict), sys.stdout, ensure_ascii=False, indent=2)
+        sys.stdout.write("\n")
+        return EXIT_OK if report.ok(args.strict) else EXIT_PROBLEMS
+    for problem in report.errors + report.warnings:
+        print(problem)
+    files = sum(len(pack.all_files()) for pack in report.packs)
+    errors, warnings = len(report.errors), len(report.warnings)
+    verdict = "OK" if report.ok(args.strict) else "FAILED"
+    print(
+        f"{verdict}: {errors} error(s), {warnings} warning(s) in {files} pack file(s) "
+        f"({elapsed:.2f} s)",
+        file=sys.stderr,
+    )
+    if not report.ok(args.strict):
+        hint = "Each line above names the file, line and column to fix."
+        if args.strict and not errors:
+            hint += " --strict counts warnings as errors."
+        print(hint + " The format is explained in docs/content-format.md.", file=sys.stderr)
+    return EXIT_OK if report.ok(args.strict) else EXIT_PROBLEMS
+
+
+def _packs_for(paths: list[str]) -> tuple[list[Any], Any]:
+    from bot.content.validate import validate
+
+    report = validate([Path(p) for p in paths] or None, _settings())
+    return report.packs, report
+
+
+def cmd_i18n_status(args: argparse.Namespace) -> int:
+    from bot.content.i18n import translation_status
+
+    packs, _ = _packs_for([])
+    table = translation_status(packs)
+    if args.json:
+        data = {
+            locale: {"total": s.total, **dict(s.states), **{f"status_{k}": v
+                                                           for k, v in s.statuses.items()}}
+            for locale, s in table.items()
+        }
+        json.dump(data, sys.stdout, ensure_ascii=False, indent=2)
+        sys.stdout.write("\n")
+        return EXIT_OK
+    header = f"{'locale':<9}{'texts':>7}{'missing':>9}{'stale':>7}{'unstamped':>11}" \
+             f"{'draft':>7}{'machine':>9}{'reviewed':>10}"
+    print(header)
+    for locale, s in sorted(table.items()):
+        print(
+            f"{locale:<9}{s.total:>7}{s.states['missing']:>9}{s.states['stale']:>7}"
+            f"{s.states['unstamped']:>11}{s.statuses['draft']:>7}"
+            f"{s.statuses['machine-drafted']:>9}{s.statuses['reviewed']:>10}"
+        )
+    print("missing: no text; stale: the source changed since translation; machine: "
+          "machine-drafted, needs a native speaker's review.", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_i18n_export(args: argparse.Namespace) -> int:
+    from bot.content.i18n import export_po
+    from bot.content.rules import known_locale
+
+    if not known_locale(args.locale):
+        print(f"'{args.locale}' is not a language code SafeSteps knows (try en, zh-Hans, vi).",
+              file=sys.stderr)
+        return EXIT_USAGE
+    packs, report = _packs_for([])
+    if report.errors:
+        print("The packs have errors; fix them first (safesteps validate).", file=sys.stderr)
+        return EXIT_PROBLEMS
+    text = export_po(packs, args.locale)
+    if args.output == "-":
+        sys.stdout.write(text)
+    else:
+        out = Path(args.output or f"{args.locale}.po")
+        out.write_text(text, encoding="utf-8")
+        count = text.count("\nmsgctxt ")
+        print(f"Wrote {count} texts to {out}. Translate the msgstr lines, then run: "
+              f"safesteps i18n import {out}", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_i18n_import(args: argparse.Namespace) -> int:
+    from bot.content.i18n import import_po
+
+    path = Path(args.file)
+    if not path.is_file():
+        print(f"There is no file {path}.", file=sys.stderr)
+        return EXIT_USAGE
+    settings = _settings()
+    try:
+        result = import_po(path.read_bytes(), args.locale, args.status, settings.root)
+    except (ValueError, SyntaxError) as err:
+        print(f"Cannot read {path} as a PO file: {err}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    print(f"Imported {result.updated} translation(s) into {len(result.files)} file(s); "
+          f"skipped {result.skipped_fuzzy} marked fuzzy and {result.skipped_empty} empty.",
+          file=sys.stderr)
+    for context in result.not_found:
+        print(f"not found in the packs (the text may have moved): {context}", file=sys.stderr)
+    from bot.content.validate import validate
+
+    report = validate([settings.resolve(Path(f)) for f in sorted(result.files)] or None, settings)
+    for problem in report.errors:
+        print(problem, file=sys.stderr)
+    return EXIT_OK if not report.errors and not result.not_found else EXIT_PROBLEMS
+
+
+def cmd_i18n_stamp(args: argparse.Namespace) -> int:
+    from bot.content.i18n import stamp
+
+    packs, report = _packs_for(args.paths)
+    skipped = sorted(
+        f.shown for pack in packs for f in pack.all_files()
+        if f.model is None and (report.scope is None or f.path.resolve() in report.scope
+                                or any(s in f.path.resolve().parents for s in report.scope))
+    )
+    for shown in skipped:
+        print(f"{shown}: not stamped, it cannot be read (see safesteps validate {shown})",
+              file=sys.stderr)
+    total = 0
+    for pack in packs:
+        meta = pack.meta.model if pack.meta else None
+        if meta is None:
+            continue
+        files = [f for f in pack.all_files() if f.model is not None and (
+            report.scope is None or any(
+                f.path.resolve() == s or s in f.path.resolve().parents for s in report.scope))]
+        total += stamp(files, meta.source_locale, args.refresh)
+    print(f"Recorded the source text's fingerprint on {total} translation(s).", file=sys.stderr)
+    return EXIT_PROBLEMS if skipped else EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="safesteps",
+        description="SafeSteps: lessons, quizzes and hotline guidance against the trafficking "
+        "of women and children.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    validate = sub.add_parser(
+        "validate",
+        help="check content packs and explain every problem with file, line and column",
+        description="Check content packs. With no paths, checks the packs listed in config.yml.",
+    )
+    validate.add_argument("paths", nargs="*", metavar="PATH", help="files or folders to check")
+    validate.add_argument("--strict", action="store_true", help="count warnings as errors")
+    validate.add_argument("--json", action="store_true", help="print a JSON report for tools")
+    validate.set_defaults(handler=cmd_validate)
+
+    i18n = sub.add_parser("i18n", help="translation status, PO export and import")
+    i18n_sub = i18n.add_subparsers(dest="i18n_command", metavar="ACTION")
+    status = i18n_sub.add_parser("status", help="missing, stale and draft texts per language")
+    status.add_argument("--json", action="store_true", help="print JSON")
+    status.set_defaults(handler=cmd_i18n_status)
+    export = i18n_sub.add_parser("export", help="write a PO file for translators")
+    export.add_argument("--locale", required=True, help="the language to translate into, e.g. vi")
+    export.add_argument("-o", "--output", help="the PO file to write (default LOCALE.po; - for stdout)")
+    export.set_defaults(handler=cmd_i18n_export)
+    imp = i18n_sub.add_parser("import", help="read a translated PO file back into the packs")
+    imp.add_argument("file", help="the PO file")
+    imp.add_argument("--locale", help="the language of the file (default: from the file)")
+    imp.add_argument("--status", default="draft", choices=["draft", "machine-drafted", "reviewed"],
+                     help="the status given to imported translations (default draft)")
+    imp.set_defaults(handler=cmd_i18n_import)
+    stamp = i18n_sub.add_parser(
+        "stamp", help="record which source text each translation was made from")
+    stamp.add_argument("paths", nargs="*", metavar="PATH", help="files or folders (default: all)")
+    stamp.add_argument("--refresh", action="store_true",
+                       help="also re-stamp stale translations (after checking them)")
+    stamp.set_defaults(handler=cmd_i18n_stamp)
+    i18n.set_defaults(handler=lambda _args: (i18n.print_help(), EXIT_USAGE)[1])
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        result: int = handler(args)
+    except KeyboardInterrupt:
+        print("Stopped.", file=sys.stderr)
+        return 130
+    return result
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,123 @@
+"""The kit's settings, read from ``config.yml``.
+
+Every field has a docstring: it is what a deployer reads when they change the file. Problems are
+collected with their key path and reported together. Secrets never live here: they come from the
+environment (``SAFESTEPS_TELEGRAM_TOKEN``, ``SAFESTEPS_SECRET``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from bot.content.problems import ProblemList, display_path
+from bot.content.reading import explain, to_python
+from bot.content.yamlsafe import YamlProblem, read_file
+
+CONFIG_FILE = "config.yml"
+
+
+class PackSetting(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    content: Path
+    """The pack's folder, the one holding pack.yml."""
+
+    quizzes: Path | None = None
+    """The pack's quizzes folder (default: a quizzes folder inside the pack)."""
+
+
+class PreviewSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    host: str = "127.0.0.1"
+    """Where `safesteps preview` serves the site. Keep 127.0.0.1 unless others must see it."""
+
+    port: int = Field(default=8000, ge=1, le=65535)
+    """The preview's port."""
+
+
+class Settings(BaseModel):
+    """Everything `config.yml` may set, with the defaults used when it does not."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    packs: list[PackSetting] = Field(
+        default_factory=lambda: [
+            PackSetting(
+                content=Path("content/safesteps-core"),
+                quizzes=Path("quizzes/safesteps-core"),
+            )
+        ]
+    )
+    """The content packs the kit serves, in order of preference."""
+
+    default_country: str = "CN"
+    """The country whose emergency numbers users see when they have not chosen one (ISO 3166)."""
+
+    default_locale: str = "zh-Hans"
+    """The language used when a user's language is unknown (BCP 47)."""
+
+    hotline_max_age_days: int = Field(default=180, ge=1)
+    """Hotline entries checked longer ago than this are reported for re-checking."""
+
+    retention_days: int = Field(default=30, ge=1)
+    """How long stored conversation data and progress are kept before deletion."""
+
+    build_dir: Path = Path("build")
+    """Where generated files go (preview site, Rasa project, models). Never committed."""
+
+    preview: PreviewSettings = Field(default_factory=PreviewSettings)
+    """The volunteers' preview site."""
+
+    root: Path = Field(default=Path("."), exclude=True)
+    """The folder config.yml was read from; relative paths are relative to it."""
+
+    def resolve(self, path: Path) -> Path:
+        return path if path.is_absolute() else self.root / path
+
+    def pack_locations(self) -> list[tuple[Path, Path | None]]:
+        return [
+            (self.resolve(p.content), self.resolve(p.quizzes) if p.quizzes else None)
+            for p in self.packs
+        ]
+
+
+class SettingsError(Exception):
+    """config.yml could not be used; ``problems`` says why, line by line."""
+
+    def __init__(self, problems: ProblemList) -> None:
+        super().__init__("\n".join(str(p) for p in problems.errors))
+        self.problems = problems
+
+
+def load_settings(root: Path | None = None) -> Settings:
+    """Read config.yml from ``root`` (default: the working folder); defaults when absent."""
+    base = (root or Path.cwd()).resolve()
+    path = base / CONFIG_FILE
+    if not path.is_file():
+        return Settings(root=base)
+    problems = ProblemList()
+    shown = display_path(path)
+    try:
+        document = read_file(path)
+    except YamlProblem as err:
+        problems.add(shown, err.mark.line, err.mark.column, err.message)
+        raise SettingsError(problems) from None
+    if document.root is None:
+        return Settings(root=base)
+    data, positions = to_python(document.root, problems, shown)
+    if problems.errors:
+        raise SettingsError(problems)
+    if not isinstance(data, dict):
+        problems.add(shown, 1, 1, 'config.yml should be a mapping of "key: value" lines')
+        raise SettingsError(problems)
+    try:
+        return Settings.model_validate({**data, "root": base})
+    except ValidationError as err:
+        for detail in err.errors(include_url=False):
+            where, message, at_key = explain(detail)
+            mark = positions.of_key(where) if at_key else positions.of(where)
+            problems.add(shown, mark.line, mark.column, message)
+        raise SettingsError(problems) from None
