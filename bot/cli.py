@@ -165,6 +165,37 @@ def cmd_i18n_stamp(args: argparse.Namespace) -> int:
     return EXIT_PROBLEMS if skipped else EXIT_OK
 
 
+def cmd_preview(args: argparse.Namespace) -> int:
+    from bot.content.validate import validate
+    from bot.preview import build_site, serve
+
+    settings = _settings()
+    report = validate(None, settings)
+    out = Path(args.out) if args.out else settings.resolve(settings.build_dir) / "preview"
+    pages = build_site(report, out)
+    print(f"Preview written to {out} ({len(pages)} pages; {len(report.errors)} error(s), "
+          f"{len(report.warnings)} warning(s) shown at the top).", file=sys.stderr)
+    if args.no_serve:
+        return EXIT_OK
+    host = args.host or settings.preview.host
+    port = args.port if args.port is not None else settings.preview.port
+    try:
+        server = serve(out, host, port)
+    except OSError as err:
+        print(f"Cannot serve on {host}:{port} ({err.strerror}). Try another port: "
+              f"safesteps preview --port {port + 1}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    print(f"Open http://{host}:{server.server_address[1]}/ in your browser. "
+          "Press Ctrl-C to stop.", file=sys.stderr, flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        print("Preview stopped.", file=sys.stderr)
+    finally:
+        server.server_close()
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="safesteps",
@@ -182,6 +213,16 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--strict", action="store_true", help="count warnings as errors")
     validate.add_argument("--json", action="store_true", help="print a JSON report for tools")
     validate.set_defaults(handler=cmd_validate)
+
+    preview = sub.add_parser(
+        "preview", help="build a browsable site of the packs and serve it",
+        description="Build an HTML preview of every lesson, quiz, FAQ and hotline, with "
+        "validation problems and translation status, then serve it on this computer.")
+    preview.add_argument("--out", help="where to write the site (default build/preview)")
+    preview.add_argument("--no-serve", action="store_true", help="only build the site")
+    preview.add_argument("--host", help="address to serve on (default from config.yml)")
+    preview.add_argument("--port", type=int, help="port to serve on (default 8000)")
+    preview.set_defaults(handler=cmd_preview)
 
     i18n = sub.add_parser("i18n", help="translation status, PO export and import")
     i18n_sub = i18n.add_subparsers(dest="i18n_command", metavar="ACTION")

@@ -241,6 +241,9 @@ class Faq(Model):
     examples: dict[str, list[str]] = Field(
         description="at least 8 ways people ask this, per language"
     )
+    sources: list[Source] = Field(
+        default_factory=list, description="where the facts of the answer come from"
+    )
 
 
 class FaqFile(Model):

@@ -18,11 +18,14 @@ _INVISIBLE = dict.fromkeys(
 )
 _SPACES = re.compile(r"\s+")
 _PUNCT_RUN = re.compile(r"([!?.,~])\1+")
+_APOSTROPHES = dict.fromkeys(map(ord, "'\u2019\u2018`\u02bc"), None)
 
 
 def normalise(text: str) -> str:
-    """Fold a message for matching: NFKC, casefold, no accents or tone marks, single spaces."""
+    """Fold a message for matching: NFKC, casefold, no accents, tone marks or apostrophes
+    (``I'm`` = ``im``), single spaces."""
     text = unicodedata.normalize("NFKC", text).translate(_INVISIBLE).casefold()
+    text = text.translate(_APOSTROPHES)
     text = text.replace("đ", "d")
     decomposed = unicodedata.normalize("NFD", text)
     stripped = "".join(ch for ch in decomposed if unicodedata.category(ch) != "Mn")
@@ -79,15 +82,16 @@ class DangerMatcher:
         misspellings: Iterable[str],
         emoji: Iterable[str],
     ) -> DangerMatcher:
+        """Entries in scripts that separate words with spaces match whole words only (so
+        "trafficking me" does not fire on "trafficking meaning"); others match anywhere."""
         whole: list[str] = []
         anywhere: list[tuple[str, str]] = []
-        for w in words:
-            if _needs_word_boundaries(w):
-                whole.append(w)
-            else:
-                anywhere.append((w, "word"))
-        anywhere += [(p, "phrase") for p in phrases]
-        anywhere += [(m, "misspelling") for m in misspellings]
+        for kind, terms in (("word", words), ("phrase", phrases), ("misspelling", misspellings)):
+            for term in terms:
+                if _needs_word_boundaries(term):
+                    whole.append(term)
+                else:
+                    anywhere.append((term, kind))
         anywhere += [(e, "emoji") for e in emoji]
         return cls(whole, anywhere)
 

@@ -1,0 +1,264 @@
+"""Turn pack content into chat messages: Telegram HTML, buttons, quiz objects.
+
+One jinja2 environment factory for the whole kit: sandboxed, autoescaping, strict about unknown
+variables. Every rendered message is checked against Telegram's limits before it leaves.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from jinja2 import PackageLoader, StrictUndefined, select_autoescape
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from bot.content import models
+from bot.content.rules import CALLBACK_DATA_MAX_BYTES, MESSAGE_MAX
+from bot.i18n import Translator, format_date, language_name
+
+TELEGRAM_TAGS = frozenset(
+    {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "a", "code", "pre",
+     "blockquote", "tg-spoiler", "span"}
+)
+_TAG = re.compile(r"</?([a-zA-Z][a-zA-Z0-9-]*)(?:\s[^<>]*)?>")
+
+
+class MessageLimitError(ValueError):
+    """A rendered message that Telegram would refuse."""
+
+
+def create_environment(translator: Translator | None = None,
+                       autoescape_html: bool = True) -> ImmutableSandboxedEnvironment:
+    """The kit's jinja2 environment: sandboxed, autoescaped, strict, with gettext installed."""
+    env = ImmutableSandboxedEnvironment(
+        loader=PackageLoader("bot.render", "templates"),
+        autoescape=select_autoescape(
+            enabled_extensions=("html", "j2") if autoescape_html else (),
+            default_for_string=autoescape_html,
+            default=autoescape_html,
+        ),
+        undefined=StrictUndefined,
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=False,
+        keep_trailing_newline=False,
+    )
+    catalog = translator or Translator("en")
+    env.install_gettext_callables(  # type: ignore[attr-defined]
+        gettext=catalog.gettext, ngettext=catalog.ngettext, newstyle=False
+    )
+    return env
+
+
+@dataclass(frozen=True)
+class Button:
+    title: str
+    payload: str
+
+
+@dataclass(frozen=True)
+class RenderedMessage:
+    """One chat message: HTML text (Telegram's subset), buttons, an optional quiz."""
+
+    text: str
+    buttons: tuple[Button, ...] = ()
+    quiz: dict[str, Any] | None = None
+    image: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"text": self.text}
+        if self.buttons:
+            out["buttons"] = [{"title": b.title, "payload": b.payload} for b in self.buttons]
+        if self.quiz is not None:
+            out["quiz"] = self.quiz
+        if self.image is not None:
+            out["image"] = self.image
+        return out
+
+
+def visible_length(text: str) -> int:
+    """Characters Telegram counts: text after its HTML entities are parsed."""
+    return len(html.unescape(_TAG.sub("", text)))
+
+
+def check_message(message: RenderedMessage) -> RenderedMessage:
+    """Refuse a message Telegram would reject: too long, bad tags, oversized button data."""
+    length = visible_length(message.text)
+    if not message.text.strip():
+        raise MessageLimitError("the message is empty")
+    if length > MESSAGE_MAX:
+        raise MessageLimitError(f"the message has {length} characters; Telegram allows {MESSAGE_MAX}")
+    for tag in _TAG.findall(message.text):
+        if tag.lower() not in TELEGRAM_TAGS:
+            raise MessageLimitError(f"<{tag}> is not a tag Telegram's HTML mode accepts")
+    stray = _TAG.sub("", message.text)
+    if "<" in stray or ">" in stray:
+        raise MessageLimitError("the message has an unescaped < or >")
+    for button in message.buttons:
+        size = len(button.payload.encode("utf-8"))
+        if size > CALLBACK_DATA_MAX_BYTES:
+            raise MessageLimitError(
+                f"the button '{button.title}' carries {size} bytes; Telegram allows "
+                f"{CALLBACK_DATA_MAX_BYTES}"
+            )
+        if not button.title.strip():
+            raise MessageLimitError("a button has no title")
+    return message
+
+
+def payload(intent: str, **entities: str | int) -> str:
+    """A button payload Rasa reads as an intent with entities: /intent{"k":"v"}."""
+    if not entities:
+        return f"/{intent}"
+    return f"/{intent}" + json.dumps(entities, ensure_ascii=False, separators=(",", ":"))
+
+
+@dataclass
+class Renderer:
+    """Renders pack content in one locale, falling back to the pack's source locale."""
+
+    locale: str
+    fallback: str = "en"
+    translator: Translator = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.translator = Translator(self.locale)
+        self._env = create_environment(self.translator)
+
+    def text(self, value: dict[str, models.LocalizedValue] | None) -> str:
+        if not value:
+            return ""
+        return (
+            models.text_in(value, self.locale)
+            or models.text_in(value, self.fallback)
+            or next(iter(models.text_in(value, k) or "" for k in value))
+        )
+
+    def _render(self, template: str, **context: Any) -> str:
+        return self._env.get_template(template).render(**context).strip()
+
+    def nav_buttons(self, *extra: Button) -> tuple[Button, ...]:
+        _ = self.translator
+        return (*extra, Button(_("Menu"), payload("menu")), Button(_("Get help"), payload("help")))
+
+    def lesson_step(self, lesson: models.Lesson, index: int) -> RenderedMessage:
+        _ = self.translator
+        step = lesson.steps[index]
+        check = self.text(step.check.question) if step.check else None
+        text = self._render(
+            "lesson_step.html.j2",
+            title=self.text(lesson.title),
+            number=index + 1,
+            total=len(lesson.steps),
+            text=self.text(step.text),
+            check=check,
+        )
+        buttons: list[Button] = []
+        if step.check is not None:
+            buttons += self._answer_buttons(step.check)
+        if index > 0:
+            buttons.append(Button(_("Back"), payload("lesson_back")))
+        buttons.append(Button(_("Next"), payload("lesson_next")))
+        return check_message(
+            RenderedMessage(text, self.nav_buttons(*buttons), image=step.image)
+        )
+
+    def lesson_end(self, lesson: models.Lesson, quiz_id: str | None) -> RenderedMessage:
+        _ = self.translator
+        text = self._render(
+            "lesson_end.html.j2",
+            title=self.text(lesson.title),
+            takeaways=[self.text(t) for t in lesson.takeaways],
+        )
+        buttons = [Button(_("Take the quiz"), payload("quiz", quiz=quiz_id))] if quiz_id else []
+        buttons.append(Button(_("More lessons"), payload("lessons")))
+        return check_message(RenderedMessage(text, self.nav_buttons(*buttons)))
+
+    def option_texts(self, question: models.Question) -> list[str]:
+        _ = self.translator
+        if question.type == "true-false":
+            return [_("True"), _("False")]
+        return [self.text(option) for option in question.options]
+
+    def _answer_buttons(self, question: models.Question) -> list[Button]:
+        labels = self.option_texts(question)
+        if question.type == "true-false":
+            return [Button(label, payload("answer", o=n + 1)) for n, label in enumerate(labels)]
+        return [Button(chr(ord("A") + n), payload("answer", o=n + 1)) for n in range(len(labels))]
+
+    def quiz_question(self, quiz: models.Quiz, index: int) -> RenderedMessage:
+        question = quiz.questions[index]
+        labels = self.option_texts(question)
+        options = [
+            {"label": chr(ord("A") + n), "text": label} for n, label in enumerate(labels)
+        ]
+        text = self._render(
+            "quiz_question.html.j2",
+            title=self.text(quiz.title),
+            number=index + 1,
+            total=len(quiz.questions),
+            question=self.text(question.question),
+            options=[] if question.type == "true-false" else options,
+            multiple=question.type == "multiple",
+        )
+        quiz_object = {
+            "question": self.text(question.question),
+            "options": labels,
+            "type": question.type,
+            "correct": question.correct_options(),
+            "explanation": self.text(question.explanation),
+            "index": index,
+            "total": len(quiz.questions),
+        }
+        return check_message(
+            RenderedMessage(text, self.nav_buttons(*self._answer_buttons(question)),
+                            quiz=quiz_object)
+        )
+
+    def quiz_feedback(self, question: models.Question, chosen: Sequence[int]) -> RenderedMessage:
+        """Feedback on an answer; ``chosen`` counts options from 0."""
+        _ = self.translator
+        correct = sorted(question.correct_options())
+        labels = self.option_texts(question)
+        answer = "; ".join(labels[n] for n in correct)
+        text = self._render(
+            "quiz_feedback.html.j2",
+            correct=sorted(chosen) == correct,
+            answer=answer,
+            explanation=self.text(question.explanation),
+        )
+        return check_message(
+            RenderedMessage(text, self.nav_buttons(Button(_("Next"), payload("quiz_next"))))
+        )
+
+    def hotline_card(self, country: models.CountryHotlines, country_name: str) -> RenderedMessage:
+        _ = self.translator
+        emergency = [
+            {"label": self.text(e.label), "number": e.number} for e in country.emergency
+        ]
+        lines = [
+            {
+                "name": self.text(h.name),
+                "number": h.number,
+                "handles": self.text(h.handles),
+                "hours": self.text(h.hours),
+                "languages": ", ".join(language_name(lang, self.locale) for lang in h.languages),
+                "text_options": self.text(h.text_options),
+                "free": h.cost == "free",
+            }
+            for h in country.hotlines
+        ]
+        dates = [e.verified_on for e in country.emergency] + [h.verified_on for h in country.hotlines]
+        checked = format_date(min(dates), self.locale) if dates else ""
+        text = self._render(
+            "hotline_card.html.j2",
+            country=country_name,
+            emergency=emergency,
+            hotlines=lines,
+            checked=checked,
+        )
+        return check_message(RenderedMessage(text, self.nav_buttons(
+            Button(_("Another country"), payload("choose_country")))))
