@@ -127,8 +127,9 @@ def cmd_i18n_import(args: argparse.Namespace) -> int:
     except (ValueError, SyntaxError) as err:
         print(f"Cannot read {path} as a PO file: {err}", file=sys.stderr)
         return EXIT_PROBLEMS
-    print(f"Imported {result.updated} translation(s) into {len(result.files)} file(s); "
-          f"skipped {result.skipped_fuzzy} marked fuzzy and {result.skipped_empty} empty.",
+    print(f"Imported {result.updated} changed translation(s) into {len(result.files)} file(s); "
+          f"{result.unchanged} unchanged; skipped {result.skipped_fuzzy} marked fuzzy and "
+          f"{result.skipped_empty} empty.",
           file=sys.stderr)
     for context in result.not_found:
         print(f"not found in the packs (the text may have moved): {context}", file=sys.stderr)

@@ -75,6 +75,19 @@ class FileEditor:
         prefix = "" if at == 0 or self.text[at - 1] == "\n" else "\n"
         self.edits.append(Edit(at, at, f"{prefix}{indent}{key}: {value}\n"))
 
+    def translation_of(self, path: PathKey, locale: str) -> tuple[str, str | None] | None:
+        """The (text, source_hash) of a translation as the file has it now."""
+        localized = self.node(path)
+        entry = localized.get(locale) if isinstance(localized, Mapping) else None
+        if isinstance(entry, Scalar):
+            return entry.raw, None
+        if not isinstance(entry, Mapping):
+            return None
+        text, digest = entry.get("text"), entry.get("source_hash")
+        if not isinstance(text, Scalar):
+            return None
+        return text.raw, digest.raw if isinstance(digest, Scalar) else None
+
     def set_translation(
         self, path: PathKey, locale: str, text: str | None, status: str | None, digest: str
     ) -> bool:

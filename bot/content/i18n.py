@@ -129,6 +129,7 @@ def export_po(packs: list[Pack], locale: str) -> str:
 @dataclass
 class ImportResult:
     updated: int = 0
+    unchanged: int = 0
     skipped_fuzzy: int = 0
     skipped_empty: int = 0
     not_found: list[str] = field(default_factory=list)
@@ -169,6 +170,9 @@ def import_po(po_text: bytes, locale: str | None, status: str, root: Path) -> Im
         current = editor.node(path)
         if current is None:
             result.not_found.append(message.context)
+            continue
+        if editor.translation_of(path, target) == (translation, digest):
+            result.unchanged += 1
             continue
         if not editor.set_translation(path, target, translation, status, digest):
             result.not_found.append(message.context)

@@ -186,6 +186,24 @@ def explain(error: ErrorDetails) -> tuple[PathKey, str, bool]:
     return path, f'"{label}": {error["msg"]}', False
 
 
+def _without_other_union_branch(errors: list[ErrorDetails]) -> list[ErrorDetails]:
+    """A localized value is plain text or a translation mapping: report only the branch the
+    volunteer meant (a mapping was meant as a translation, anything else as text)."""
+    given = {
+        e["loc"][: e["loc"].index("str")]: e.get("input") for e in errors if "str" in e["loc"]
+    }
+    kept = []
+    for error in errors:
+        loc = error["loc"]
+        marker = "str" if "str" in loc else "Translation" if "Translation" in loc else None
+        if marker is not None:
+            value = given.get(loc[: loc.index(marker)])
+            if (marker == "str") == isinstance(value, dict):
+                continue
+        kept.append(error)
+    return kept
+
+
 def load_model(
     path: Path, shown: str, model: type[M], problems: ProblemList
 ) -> LoadedFile[M]:
@@ -218,7 +236,7 @@ def load_model(
         parsed = model.model_validate(data)
     except ValidationError as err:
         seen: set[tuple[PathKey, str]] = set()
-        for detail in err.errors(include_url=False):
+        for detail in _without_other_union_branch(err.errors(include_url=False)):
             where, message, at_key = explain(detail)
             if (where, message) in seen:
                 continue

@@ -197,9 +197,11 @@ def _unique(items: Iterable[tuple[str, LoadedFile[Any], PathKey]], what: str,
 def check_lessons(pack: Pack, meta: models.PackMeta, topics: set[str],
                   problems: ProblemList) -> set[str]:
     ids: list[tuple[str, LoadedFile[Any], PathKey]] = []
+    unreadable: set[str] = set()
     for file in pack.lessons:
         lesson = file.model
         if lesson is None:
+            unreadable.add(file.path.stem)  # already reported; do not also report links to it
             continue
         ids.append((lesson.id, file, ("id",)))
         if file.path.stem != lesson.id:
@@ -229,7 +231,7 @@ def check_lessons(pack: Pack, meta: models.PackMeta, topics: set[str],
             if step.check is not None:
                 _poll_limits(file, step.check, ("steps", n, "check"), problems)
     _unique(ids, "lesson", problems)
-    return {ident for ident, _, _ in ids}
+    return {ident for ident, _, _ in ids} | unreadable
 
 
 def check_quizzes(pack: Pack, meta: models.PackMeta, lesson_ids: set[str],
@@ -320,6 +322,10 @@ def check_hotlines(pack: Pack, problems: ProblemList, settings: RuleSettings) ->
                  else (),
                  f"{data.country} has no emergency number: add the police number first under "
                  "emergency: (people in danger need it before anything else)")
+        elif data.emergency[0].service not in ("police", "general"):
+            _add(problems, file, ("emergency", 0, "service"),
+                 "the first emergency number is what people in danger see first: put the police "
+                 "(or general emergency) number at the top of the list")
         dated: list[tuple[PathKey, str, dt.date]] = []
         for n, entry in enumerate(data.emergency):
             _check_number(file, ("emergency", n, "number"), entry.number, problems)

@@ -203,13 +203,13 @@ def _explain_yaml_error(err: yaml.MarkedYAMLError, text: str) -> YamlProblem:
 
 def parse_text(text: str) -> Document:
     """Build the node tree from YAML events without recursion."""
-    loader = yaml.SafeLoader(text)
     doc = Document(root=None, text=text)
     stack: list[Mapping | Sequence] = []
     pending_keys: list[Scalar | None] = []
     documents = 0
     nodes = 0
     try:
+        loader = yaml.SafeLoader(text)
         while True:
             event = loader.get_event()
             if isinstance(event, StreamEndEvent):
@@ -286,6 +286,15 @@ def parse_text(text: str) -> Document:
                     _attach(stack, pending_keys, node, doc)
     except yaml.MarkedYAMLError as err:
         raise _explain_yaml_error(err, text) from None
+    except yaml.reader.ReaderError as err:
+        before = text[: err.position]
+        line = before.count("\n") + 1
+        column = err.position - (before.rfind("\n") + 1) + 1
+        raise YamlProblem(
+            f"this file contains an invisible control character (U+{err.character:04X}) "
+            "that YAML does not allow: delete it (retyping the line removes it)",
+            Mark(line, column, err.position),
+        ) from None
     except yaml.YAMLError as err:
         raise YamlProblem(f"this is not valid YAML ({err})") from None
     return doc
