@@ -84,6 +84,11 @@ class Settings(BaseModel):
         ]
 
 
+def _setting_names() -> tuple[str, ...]:
+    names = set(Settings.model_fields) | set(PackSetting.model_fields)
+    return tuple(sorted(names | set(PreviewSettings.model_fields)))
+
+
 class SettingsError(Exception):
     """config.yml could not be used; ``problems`` says why, line by line."""
 
@@ -117,7 +122,7 @@ def load_settings(root: Path | None = None) -> Settings:
         return Settings.model_validate({**data, "root": base})
     except ValidationError as err:
         for detail in err.errors(include_url=False):
-            where, message, at_key = explain(detail)
+            where, message, at_key = explain(detail, _setting_names())
             mark = positions.of_key(where) if at_key else positions.of(where)
             problems.add(shown, mark.line, mark.column, message)
         raise SettingsError(problems) from None

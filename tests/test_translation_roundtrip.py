@@ -116,3 +116,23 @@ def test_cli_export_and_status(tmp_path: Path) -> None:
     assert rows["vi"][2] == "0"  # nothing missing
     bad = run_cli("i18n", "export", "--locale", "xx-Nope")
     assert bad.returncode == 2 and "not a language code" in bad.stderr
+
+
+def test_a_hash_that_looks_like_a_number_is_written_quoted(starter_copy: Path) -> None:
+    import itertools
+
+    from bot.content.editing import plain_or_quoted
+
+    numeric = next(
+        text for text in (f"Stay close {n}" for n in itertools.count())
+        if source_hash(text).isdigit() or "e" in source_hash(text).strip("0123456789")[:1]
+        and source_hash(text).replace("e", "").isdigit()
+    )
+    digest = source_hash(numeric)
+    assert plain_or_quoted(digest) == f'"{digest}"'
+    path = starter_copy / LESSON
+    path.write_text(path.read_text(encoding="utf-8").replace(
+        "  en: Stay close to your grown-up", f"  en: {numeric}"), encoding="utf-8")
+    assert run_cli("i18n", "stamp", "--refresh", str(path), cwd=starter_copy.parent).returncode == 0
+    assert f'source_hash: "{digest}"' in path.read_text(encoding="utf-8")
+    assert _report(starter_copy).errors == []

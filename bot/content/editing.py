@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.content.reading import PathKey
-from bot.content.yamlsafe import Mapping, Node, Scalar, Sequence, parse_text
+from bot.content.yamlsafe import Mapping, Mark, Node, Scalar, Sequence, parse_text
+
+_NOWHERE = Mark(0, 0)
 
 
 @dataclass
@@ -24,6 +26,15 @@ class Edit:
 def quoted(text: str) -> str:
     """A YAML double-quoted scalar for any text (JSON strings are valid YAML)."""
     return json.dumps(text, ensure_ascii=False)
+
+
+def plain_or_quoted(word: str) -> str:
+    """A short value written plain when YAML reads it back as the same text (a hash such as
+    4151953e90 would be read as a number, so it is quoted)."""
+    plain = Scalar(raw=word, plain=True, mark=_NOWHERE, end=_NOWHERE)
+    if plain.resolve() == word and not plain.yaml11_boolean and word.isalnum():
+        return word
+    return quoted(word)
 
 
 @dataclass
@@ -104,7 +115,7 @@ class FileEditor:
                 if value is None:
                     continue
                 current = entry.get(key)
-                rendered = quoted(value) if key == "text" else value
+                rendered = quoted(value) if key == "text" else plain_or_quoted(value)
                 if isinstance(current, Scalar):
                     if current.raw != value:
                         self._replace_scalar(current, rendered)
@@ -117,7 +128,8 @@ class FileEditor:
         if body is None:
             return False
         flow = (
-            f"{{text: {quoted(body)}, status: {status or 'draft'}, source_hash: {digest}}}"
+            f"{{text: {quoted(body)}, status: {status or 'draft'}, "
+            f"source_hash: {plain_or_quoted(digest)}}}"
         )
         if isinstance(entry, Scalar):
             self._replace_scalar(entry, flow)

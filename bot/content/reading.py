@@ -141,7 +141,9 @@ def _clean_path(loc: tuple[int | str, ...]) -> PathKey:
     return tuple(out)
 
 
-def explain(error: ErrorDetails) -> tuple[PathKey, str, bool]:
+def explain(
+    error: ErrorDetails, known_fields: tuple[str, ...] | None = None
+) -> tuple[PathKey, str, bool]:
     """A plain-language message for one pydantic error: (path, message, at_key)."""
     path = _clean_path(error["loc"])
     kind = error["type"]
@@ -153,7 +155,7 @@ def explain(error: ErrorDetails) -> tuple[PathKey, str, bool]:
         about = _description(name)
         return path, f'"{label}" is missing' + (f": {about}" if about else ""), False
     if kind == "extra_forbidden":
-        hint = difflib.get_close_matches(name, _known_fields(), n=1, cutoff=0.6)
+        hint = difflib.get_close_matches(name, known_fields or _known_fields(), n=1, cutoff=0.6)
         suggestion = f' (did you mean "{hint[0]}"?)' if hint else ""
         return path, f'unknown field "{label}"{suggestion}: remove it or fix its name', True
     if kind == "literal_error":
