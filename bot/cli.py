@@ -197,6 +197,11 @@ def cmd_preview(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _print_help(parser: argparse.ArgumentParser) -> int:
+    parser.print_help()
+    return EXIT_USAGE
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="safesteps",
@@ -232,7 +237,8 @@ def build_parser() -> argparse.ArgumentParser:
     status.set_defaults(handler=cmd_i18n_status)
     export = i18n_sub.add_parser("export", help="write a PO file for translators")
     export.add_argument("--locale", required=True, help="the language to translate into, e.g. vi")
-    export.add_argument("-o", "--output", help="the PO file to write (default LOCALE.po; - for stdout)")
+    export.add_argument(
+        "-o", "--output", help="the PO file to write (default LOCALE.po; - for stdout)")
     export.set_defaults(handler=cmd_i18n_export)
     imp = i18n_sub.add_parser("import", help="read a translated PO file back into the packs")
     imp.add_argument("file", help="the PO file")
@@ -246,7 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
     stamp.add_argument("--refresh", action="store_true",
                        help="also re-stamp stale translations (after checking them)")
     stamp.set_defaults(handler=cmd_i18n_stamp)
-    i18n.set_defaults(handler=lambda _args: (i18n.print_help(), EXIT_USAGE)[1])
+    i18n.set_defaults(handler=lambda _args: _print_help(i18n))
     return parser
 
 

@@ -89,7 +89,7 @@ def format_number(value: float, tag: str) -> str:
 
 
 def country_name(code: str, tag: str) -> str:
-    return parse_locale(tag).territories.get(code, code)
+    return str(parse_locale(tag).territories.get(code, code))
 
 
 def language_name(language: str, tag: str) -> str:

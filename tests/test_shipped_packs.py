@@ -55,7 +55,7 @@ def test_every_locale_is_complete(locale: str) -> None:
 
 
 def test_hotlines_cover_the_campaign_countries() -> None:
-    assert REQUIRED_COUNTRIES <= set(summary()["summary"]["hotline_countries"])
+    assert set(summary()["summary"]["hotline_countries"]) >= REQUIRED_COUNTRIES
 
 
 def test_every_country_has_police_first_and_sourced_entries() -> None:

@@ -25,7 +25,8 @@ def test_export_gives_translators_source_context_and_limits(starter_copy: Path) 
     catalog = read_po(io.StringIO(text))
     messages = [m for m in catalog if m.id]
     assert len(messages) == 21  # every text of the starter pack
-    question = next(m for m in messages if m.context and m.context.endswith("#questions.0.question"))
+    question = next(
+        m for m in messages if m.context and m.context.endswith("#questions.0.question"))
     assert question.id == "You are lost in a shop. Who can you ask for help?"
     assert question.string == "Em bị lạc trong cửa hàng. Em có thể nhờ ai giúp?"
     assert any("at most 300 characters" in c for c in question.auto_comments)
@@ -125,8 +126,8 @@ def test_a_hash_that_looks_like_a_number_is_written_quoted(starter_copy: Path) -
 
     numeric = next(
         text for text in (f"Stay close {n}" for n in itertools.count())
-        if source_hash(text).isdigit() or "e" in source_hash(text).strip("0123456789")[:1]
-        and source_hash(text).replace("e", "").isdigit()
+        if source_hash(text).isdigit() or ("e" in source_hash(text).strip("0123456789")[:1]
+        and source_hash(text).replace("e", "").isdigit())
     )
     digest = source_hash(numeric)
     assert plain_or_quoted(digest) == f'"{digest}"'

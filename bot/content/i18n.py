@@ -11,6 +11,7 @@ from typing import Any
 
 from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po, write_po
+from pydantic import BaseModel
 
 from bot.content import models
 from bot.content.editing import FileEditor
@@ -28,9 +29,10 @@ def _text(entry: Any) -> str | None:
     return entry if isinstance(entry, str) else str(entry.text)
 
 
-def _translatable(pack: Pack) -> list[LoadedFile[Any]]:
+def _translatable(pack: Pack) -> list[tuple[LoadedFile[Any], BaseModel]]:
+    """Files with translatable texts, each with its model."""
     return [
-        f for f in pack.all_files()
+        (f, f.model) for f in pack.all_files()
         if f.model is not None and not isinstance(f.model, models.Lexicon)
     ]
 
@@ -74,8 +76,8 @@ def translation_status(packs: list[Pack]) -> dict[str, LocaleStatus]:
         meta = pack.meta.model if pack.meta else None
         if meta is None:
             continue
-        for file in _translatable(pack):
-            for _, value in iter_texts(file.model):
+        for _file, model in _translatable(pack):
+            for _, value in iter_texts(model):
                 for locale in meta.locales:
                     entry = out.setdefault(locale, LocaleStatus())
                     state = text_status(value, locale, meta.source_locale)
@@ -98,8 +100,8 @@ def export_po(packs: list[Pack], locale: str) -> str:
         meta = pack.meta.model if pack.meta else None
         if meta is None or locale not in meta.locales or locale == meta.source_locale:
             continue
-        for file in _translatable(pack):
-            for path, value in iter_texts(file.model):
+        for file, model in _translatable(pack):
+            for path, value in iter_texts(model):
                 source = _text(value.get(meta.source_locale))
                 if not source:
                     continue

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from bot.content import models
 from bot.content.problems import ProblemList, display_path
@@ -52,12 +53,10 @@ class Pack:
             return self.meta.model.id
         return self.location.content.name
 
-    def all_files(self) -> list[LoadedFile[object]]:
-        files: list[LoadedFile[object]] = []
-        if self.meta:
-            files.append(self.meta)  # type: ignore[arg-type]
+    def all_files(self) -> list[LoadedFile[Any]]:
+        files: list[LoadedFile[Any]] = [self.meta] if self.meta else []
         for group in (self.lessons, self.quizzes, self.faqs, self.hotlines, self.lexicons):
-            files.extend(group)  # type: ignore[arg-type]
+            files.extend(group)
         return files
 
 

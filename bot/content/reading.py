@@ -78,9 +78,10 @@ def to_python(node: Node, problems: ProblemList, shown: str) -> tuple[Any, Posit
             parent[slot] = out
             for key, value in current.items:
                 name = str(key.resolve()) if key.plain else key.raw
-                positions.keys[(*path, name)] = key.mark
+                key_path = path + (name,)
+                positions.keys[key_path] = key.mark
                 out[name] = None
-                todo.append((value, (*path, name), out, name))
+                todo.append((value, key_path, out, name))
         elif isinstance(current, Sequence):
             items: list[Any] = [None] * len(current.items)
             parent[slot] = items

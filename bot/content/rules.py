@@ -116,7 +116,7 @@ def check_translations(pack: Pack, meta: models.PackMeta, problems: ProblemList)
         if model is None or isinstance(model, models.Lexicon):
             continue
         unstamped: list[PathKey] = []
-        for path, value in iter_texts(model):  # type: ignore[arg-type]
+        for path, value in iter_texts(model):
             label = field_label(path)
             for key in value:
                 if key not in meta.locales:

@@ -99,10 +99,10 @@ def summarise(packs: list[Pack]) -> dict[str, Any]:
                     and len(faq.examples.get(locale, [])) >= MIN_FAQ_EXAMPLES
                     for faq in faq_file.model.faqs
                 )
-            for file in pack.all_files():
-                if file.model is None or isinstance(file.model, models.Lexicon):
+            for any_file in pack.all_files():
+                if any_file.model is None or isinstance(any_file.model, models.Lexicon):
                     continue
-                for _, value in iter_texts(file.model):  # type: ignore[arg-type]
+                for _, value in iter_texts(any_file.model):
                     state = text_status(value, locale, meta.source_locale).state
                     totals[locale][1] += 1
                     totals[locale][0] += state in ("source", "fresh")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 from yaml.events import (
@@ -126,7 +127,7 @@ class Document:
     duplicate_keys: list[tuple[str, Mark, Mark]] = field(default_factory=list)
 
 
-def _mark(m: yaml.Mark | None) -> Mark:
+def _mark(m: Any) -> Mark:
     if m is None:
         return Mark(1, 1)
     return Mark(m.line + 1, m.column + 1, m.index)
@@ -211,7 +212,7 @@ def parse_text(text: str) -> Document:
     try:
         loader = yaml.SafeLoader(text)
         while True:
-            event = loader.get_event()
+            event = loader.get_event()  # type: ignore[no-untyped-call]
             if isinstance(event, StreamEndEvent):
                 break
             if isinstance(event, DocumentStartEvent):

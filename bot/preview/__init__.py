@@ -22,7 +22,7 @@ from bot.content.packs import Pack
 from bot.content.translations import text_status
 from bot.content.validate import ValidationReport, summarise
 from bot.i18n import Translator, country_name, format_date, language_name, own_language_name
-from bot.render import Renderer
+from bot.render import Renderer, audience_label
 
 
 def _environment(translator: Translator) -> ImmutableSandboxedEnvironment:
@@ -114,6 +114,7 @@ def _locale_context(pack_list: list[Pack], locale: str, fallback: str) -> dict[s
                 continue
             quizzes.append({
                 "id": quiz.id, "title": renderer.text(quiz.title), "audience": quiz.audience,
+                "audience_label": audience_label(quiz.audience, _),
                 "questions": [_question(renderer, q) for q in quiz.questions],
             })
         for faq_file in pack.faqs:
@@ -148,7 +149,7 @@ def _locale_context(pack_list: list[Pack], locale: str, fallback: str) -> dict[s
     order = list(models.AUDIENCES)
     return {
         "lessons": [
-            {"audience": audience, "lessons": lessons[audience]}
+            {"audience": audience_label(audience, _), "lessons": lessons[audience]}
             for audience in sorted(lessons, key=order.index)
         ],
         "quizzes": sorted(quizzes, key=lambda q: (order.index(q["audience"]), q["id"])),
@@ -191,7 +192,7 @@ def build_site(report: ValidationReport, out: Path, today: dt.date | None = None
         })
     source_counts = summary["locales"].get(fallback, {"lessons": {}, "quiz_questions": {}})
     counts = [
-        {"audience": a, "lessons": source_counts["lessons"].get(a, 0),
+        {"audience": audience_label(a, english), "lessons": source_counts["lessons"].get(a, 0),
          "questions": source_counts["quiz_questions"].get(a, 0)}
         for a in models.AUDIENCES
     ]
@@ -228,7 +229,7 @@ def build_site(report: ValidationReport, out: Path, today: dt.date | None = None
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         """Requests are not logged: the preview needs no access log."""
 
 

@@ -79,6 +79,17 @@ class RenderedMessage:
         return out
 
 
+def audience_label(audience: str, _: Translator) -> str:
+    """The name of an audience as users see it."""
+    labels = {
+        "children": _("Children (6–11)"),
+        "teens": _("Teenagers (12–17)"),
+        "parents": _("Parents and families"),
+        "educators": _("Teachers and volunteers"),
+    }
+    return labels.get(audience, audience)
+
+
 def visible_length(text: str) -> int:
     """Characters Telegram counts: text after its HTML entities are parsed."""
     return len(html.unescape(_TAG.sub("", text)))
@@ -90,7 +101,8 @@ def check_message(message: RenderedMessage) -> RenderedMessage:
     if not message.text.strip():
         raise MessageLimitError("the message is empty")
     if length > MESSAGE_MAX:
-        raise MessageLimitError(f"the message has {length} characters; Telegram allows {MESSAGE_MAX}")
+        raise MessageLimitError(
+            f"the message has {length} characters; Telegram allows {MESSAGE_MAX}")
     for tag in _TAG.findall(message.text):
         if tag.lower() not in TELEGRAM_TAGS:
             raise MessageLimitError(f"<{tag}> is not a tag Telegram's HTML mode accepts")
@@ -251,7 +263,7 @@ class Renderer:
             }
             for h in country.hotlines
         ]
-        dates = [e.verified_on for e in country.emergency] + [h.verified_on for h in country.hotlines]
+        dates = [e.verified_on for e in [*country.emergency, *country.hotlines]]
         checked = format_date(min(dates), self.locale) if dates else ""
         text = self._render(
             "hotline_card.html.j2",
