@@ -263,7 +263,8 @@ class Renderer:
             }
             for h in country.hotlines
         ]
-        dates = [e.verified_on for e in [*country.emergency, *country.hotlines]]
+        dates = [e.verified_on for e in country.emergency]
+        dates += [h.verified_on for h in country.hotlines]
         checked = format_date(min(dates), self.locale) if dates else ""
         text = self._render(
             "hotline_card.html.j2",
