@@ -112,6 +112,9 @@ def export_po(packs: list[Pack], locale: str) -> str:
                     comments.append(limit)
                 if state.status:
                     comments.append(f"status: {state.status}")
+                entry = value.get(locale)
+                if isinstance(entry, models.Translation) and entry.note:
+                    comments.append(f"note: {entry.note}")
                 if state.state == "stale":
                     comments.append("the source text changed since this was translated")
                 mark = file.mark(path)

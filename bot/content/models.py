@@ -66,6 +66,10 @@ class Translation(Model):
         description="fingerprint of the source text this was translated from "
         "(filled in by safesteps i18n stamp)",
     )
+    note: str | None = Field(
+        default=None,
+        description="a note for reviewers, such as why a name or example was adapted",
+    )
 
 
 LocalizedValue = str | Translation
@@ -236,6 +240,9 @@ class Quiz(Model):
 class Faq(Model):
     id: Slug = Field(description="the FAQ's id")
     topic: Slug | None = Field(default=None, description="one of the topics in pack.yml")
+    audiences: list[Audience] = Field(
+        default_factory=list, description="who the answer is written for (default: everyone)"
+    )
     question: LocalizedText = Field(description="the question as a short title")
     answer: LocalizedText = Field(description="the answer in every language")
     examples: dict[str, list[str]] = Field(

@@ -60,6 +60,11 @@ def known_locale(tag: str) -> bool:
     return True
 
 
+def known_language(tag: str) -> bool:
+    """A language a hotline may serve: any BCP 47 tag Babel can name (hmn, lo, my ...)."""
+    return known_locale(tag) or tag in Locale("en").languages
+
+
 def _add(problems: ProblemList, file: LoadedFile[Any], path: PathKey, message: str,
          severity: str = "error") -> None:
     mark = file.mark(path)
@@ -341,7 +346,7 @@ def check_hotlines(pack: Pack, problems: ProblemList, settings: RuleSettings) ->
                      f'"{line.region}" is not a region code of {data.country}: use ISO 3166-2, '
                      f"such as {data.country}-01")
             for k, language in enumerate(line.languages):
-                if not known_locale(language):
+                if not known_language(language):
                     _add(problems, file, ("hotlines", n, "languages", k),
                          f'"{language}" is not a language code SafeSteps knows')
             hours = " ".join(

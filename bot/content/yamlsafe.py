@@ -26,9 +26,15 @@ from yaml.events import (
     StreamEndEvent,
 )
 
+# libyaml's parser when PyYAML has it (several times faster); the same events either way.
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 MAX_FILE_BYTES = 1_000_000
 MAX_DEPTH = 24
 MAX_NODES = 200_000
+TOO_DEEP = (
+    f"values are nested more than {MAX_DEPTH} levels deep: a pack never needs this much nesting"
+)
 
 YAML11_BOOLEANS = frozenset(
     {"y", "n", "yes", "no", "on", "off", "true", "false"}
@@ -174,6 +180,8 @@ def _explain_yaml_error(err: yaml.MarkedYAMLError, text: str) -> YamlProblem:
             "replace each tab with two spaces",
             mark,
         )
+    if "maximum nesting depth" in problem:
+        return YamlProblem(TOO_DEEP, mark)
     if "mapping values are not allowed" in problem:
         return YamlProblem(
             'a text contains ": " but is not in quotes: put the whole text in double quotes '
@@ -210,7 +218,7 @@ def parse_text(text: str) -> Document:
     documents = 0
     nodes = 0
     try:
-        loader = yaml.SafeLoader(text)
+        loader = _Loader(text)
         while True:
             event = loader.get_event()  # type: ignore[no-untyped-call]
             if isinstance(event, StreamEndEvent):
@@ -253,17 +261,13 @@ def parse_text(text: str) -> Document:
             if isinstance(event, ScalarEvent):
                 node = Scalar(
                     raw=event.value,
-                    plain=event.style is None,
+                    plain=not event.style,
                     mark=_mark(event.start_mark),
                     end=_mark(event.end_mark),
                 )
             elif isinstance(event, (MappingStartEvent, SequenceStartEvent)):
                 if len(stack) >= MAX_DEPTH:
-                    raise YamlProblem(
-                        f"values are nested more than {MAX_DEPTH} levels deep: "
-                        "a pack never needs this much nesting",
-                        _mark(event.start_mark),
-                    )
+                    raise YamlProblem(TOO_DEEP, _mark(event.start_mark))
                 container: Mapping | Sequence
                 if isinstance(event, MappingStartEvent):
                     container = Mapping(_mark(event.start_mark), _mark(event.end_mark))
