@@ -220,7 +220,7 @@ def parse_text(text: str) -> Document:
     try:
         loader = _Loader(text)
         while True:
-            event = loader.get_event()  # type: ignore[no-untyped-call]
+            event = loader.get_event()
             if isinstance(event, StreamEndEvent):
                 break
             if isinstance(event, DocumentStartEvent):
