@@ -197,6 +197,79 @@ def cmd_preview(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _assistant_errors(handler: Any) -> Any:
+    """Turn an AssistantError into a plain message and exit code 1."""
+    def run(args: argparse.Namespace) -> int:
+        from bot.assistant.training import AssistantError
+
+        try:
+            result: int = handler(args)
+        except AssistantError as err:
+            print(str(err), file=sys.stderr)
+            return EXIT_PROBLEMS
+        return result
+    return run
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from bot.assistant.training import build
+
+    build(_settings(), check=not args.no_check)
+    return EXIT_OK
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from bot.assistant.training import train
+
+    train(_settings(), force=args.force)
+    return EXIT_OK
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    import asyncio
+    import logging
+
+    from bot.stack import serve
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    settings = _settings()
+    asyncio.run(serve(
+        settings,
+        host=args.host or settings.chat.host,
+        port=args.port if args.port is not None else settings.chat.port,
+        rasa_port=args.rasa_port or settings.assistant.rasa_port,
+        action_port=args.action_port or settings.assistant.action_port,
+        say=_say,
+    ))
+    return EXIT_OK
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from bot.assistant.evaluation import evaluate
+
+    configs = ("safesteps",) if args.ours_only else ("safesteps", "rasa-init")
+    results = evaluate(_settings(), _say, configs)
+    for name, result in results.items():
+        print(f"{name} (trained in {result['train_seconds']} s)")
+        for locale, row in result["locales"].items():
+            print(f"  {locale:<8} intent accuracy {row['intent_accuracy']:.3f}  kit macro F1 "
+                  f"{row['kit_macro_f1']:.3f}  FAQ retrieval accuracy {row['faq_accuracy']:.3f}")
+            for confusion, n in row["confusions"].items():
+                print(f"           {n} × {confusion}")
+    print("Full reports: build/reports/eval/", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_shell(args: argparse.Namespace) -> int:
+    from bot.chat.shell import run_shell
+
+    return run_shell(_settings(), args.url, args.locale, args.country)
+
+
 def _print_help(parser: argparse.ArgumentParser) -> int:
     parser.print_help()
     return EXIT_USAGE
@@ -229,6 +302,31 @@ def build_parser() -> argparse.ArgumentParser:
     preview.add_argument("--host", help="address to serve on (default from config.yml)")
     preview.add_argument("--port", type=int, help="port to serve on (default 8000)")
     preview.set_defaults(handler=cmd_preview)
+
+    build = sub.add_parser("build", help="write the Rasa project from the packs and check it")
+    build.add_argument("--no-check", action="store_true", help="skip rasa data validate")
+    build.set_defaults(handler=_assistant_errors(cmd_build))
+    train = sub.add_parser("train", help="train the assistant (skipped when nothing changed)")
+    train.add_argument("--force", action="store_true", help="train even when up to date")
+    train.set_defaults(handler=_assistant_errors(cmd_train))
+    up = sub.add_parser("up", help="start the assistant and the chat API; Ctrl-C stops all")
+    up.add_argument("--host", help="the chat API's address (default 127.0.0.1)")
+    up.add_argument("--port", type=int, help="the chat API's port (default 8080)")
+    up.add_argument("--rasa-port", type=int, help="the Rasa server's port (default 5005)")
+    up.add_argument("--action-port", type=int, help="the action server's port (default 5055)")
+    up.set_defaults(handler=_assistant_errors(cmd_up))
+    evaluation = sub.add_parser(
+        "eval", help="measure how well the assistant understands each language",
+        description="Hold out every fifth example, train on the rest, and report intent "
+        "accuracy, macro F1 and FAQ retrieval per locale, beside Rasa's default configuration.")
+    evaluation.add_argument("--ours-only", action="store_true",
+                            help="skip Rasa's default configuration (much faster)")
+    evaluation.set_defaults(handler=_assistant_errors(cmd_eval))
+    shell = sub.add_parser("shell", help="chat with SafeSteps in this terminal")
+    shell.add_argument("--url", help="a running chat API (default: the one in config.yml)")
+    shell.add_argument("--locale", help="your language, such as en, zh-Hans or vi")
+    shell.add_argument("--country", help="your country, such as CN or VN")
+    shell.set_defaults(handler=_assistant_errors(cmd_shell))
 
     i18n = sub.add_parser("i18n", help="translation status, PO export and import")
     i18n_sub = i18n.add_subparsers(dest="i18n_command", metavar="ACTION")

@@ -8,6 +8,7 @@ environment (``SAFESTEPS_TELEGRAM_TOKEN``, ``SAFESTEPS_SECRET``).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -36,6 +37,65 @@ class PreviewSettings(BaseModel):
 
     port: int = Field(default=8000, ge=1, le=65535)
     """The preview's port."""
+
+
+def _default_pipeline() -> list[dict[str, Any]]:
+    return [
+        {"name": "JiebaTokenizer"},
+        {"name": "CountVectorsFeaturizer"},
+        {"name": "CountVectorsFeaturizer", "analyzer": "char_wb", "min_ngram": 1, "max_ngram": 3,
+         "max_features": 20000},
+        {"name": "DIETClassifier", "epochs": 60, "constrain_similarities": True,
+         "entity_recognition": False, "number_of_transformer_layers": 0,
+         "hidden_layers_sizes": {"text": [256, 128]}, "batch_size": [64, 256]},
+        {"name": "ResponseSelector", "retrieval_intent": "faq", "epochs": 60,
+         "constrain_similarities": True, "number_of_transformer_layers": 0,
+         "hidden_layers_sizes": {"text": [256, 128], "label": [256, 128]},
+         "batch_size": [64, 256]},
+        {"name": "FallbackClassifier", "threshold": 0.4, "ambiguity_threshold": 0.05},
+    ]
+
+
+def _default_policies() -> list[dict[str, Any]]:
+    return [
+        {"name": "RulePolicy", "core_fallback_threshold": 0.3,
+         "core_fallback_action_name": "action_default_fallback"},
+        {"name": "MemoizationPolicy", "max_history": 3},
+        {"name": "TEDPolicy", "max_history": 3, "epochs": 40},
+    ]
+
+
+class AssistantSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    pipeline: list[dict[str, Any]] = Field(default_factory=_default_pipeline)
+    """The Rasa NLU pipeline written into the generated project (chosen by `safesteps eval`)."""
+
+    policies: list[dict[str, Any]] = Field(default_factory=_default_policies)
+    """The Rasa dialogue policies written into the generated project."""
+
+    rasa_port: int = Field(default=5005, ge=1, le=65535)
+    """The Rasa server's port; it listens on 127.0.0.1 only."""
+
+    action_port: int = Field(default=5055, ge=1, le=65535)
+    """The action server's port; it listens on 127.0.0.1 only."""
+
+    reply_timeout_seconds: float = Field(default=10.0, gt=0)
+    """How long the chat API waits for Rasa before it answers with an apology and the menu."""
+
+
+class ChatSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    host: str = "127.0.0.1"
+    """Where the chat API and web pages listen. Keep 127.0.0.1 behind a reverse proxy."""
+
+    port: int = Field(default=8080, ge=1, le=65535)
+    """The chat API's port."""
+
+    max_message_chars: int = Field(default=4000, ge=100)
+    """Longer messages are checked for danger in full, then shortened before the assistant
+    reads them."""
 
 
 class Settings(BaseModel):
@@ -71,6 +131,12 @@ class Settings(BaseModel):
     preview: PreviewSettings = Field(default_factory=PreviewSettings)
     """The volunteers' preview site."""
 
+    assistant: AssistantSettings = Field(default_factory=AssistantSettings)
+    """The Rasa assistant: pipeline, policies, ports."""
+
+    chat: ChatSettings = Field(default_factory=ChatSettings)
+    """The chat API and web pages."""
+
     root: Path = Field(default=Path("."), exclude=True)
     """The folder config.yml was read from; relative paths are relative to it."""
 
@@ -85,8 +151,10 @@ class Settings(BaseModel):
 
 
 def _setting_names() -> tuple[str, ...]:
-    names = set(Settings.model_fields) | set(PackSetting.model_fields)
-    return tuple(sorted(names | set(PreviewSettings.model_fields)))
+    names: set[str] = set()
+    for model in (Settings, PackSetting, PreviewSettings, AssistantSettings, ChatSettings):
+        names |= set(model.model_fields)
+    return tuple(sorted(names))
 
 
 class SettingsError(Exception):

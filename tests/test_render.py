@@ -67,7 +67,7 @@ def test_every_rendered_message_fits_telegram(locale: str) -> None:
             assert len(button.payload.encode()) <= 64
         # Every message offers a way on: the menu and help are always there.
         payloads = {b.payload for b in message.buttons}
-        assert {"/menu", "/help"} <= payloads
+        assert {"/menu", "/find_hotline"} <= payloads
         # Only Telegram's tags remain once escaped text is set aside.
         stripped = ALLOWED_TAG.sub("", message.text)
         assert "<" not in stripped and ">" not in stripped

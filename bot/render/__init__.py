@@ -15,10 +15,11 @@ from typing import Any
 
 from jinja2 import PackageLoader, StrictUndefined, select_autoescape
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+from markupsafe import escape
 
 from bot.content import models
 from bot.content.rules import CALLBACK_DATA_MAX_BYTES, MESSAGE_MAX
-from bot.i18n import Translator, format_date, language_name
+from bot.i18n import Translator, country_name, format_date, language_name, own_language_name
 
 TELEGRAM_TAGS = frozenset(
     {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "a", "code", "pre",
@@ -154,7 +155,8 @@ class Renderer:
 
     def nav_buttons(self, *extra: Button) -> tuple[Button, ...]:
         _ = self.translator
-        return (*extra, Button(_("Menu"), payload("menu")), Button(_("Get help"), payload("help")))
+        return (*extra, Button(_("Menu"), payload("menu")),
+                Button(_("Get help"), payload("find_hotline")))
 
     def lesson_step(self, lesson: models.Lesson, index: int) -> RenderedMessage:
         _ = self.translator
@@ -172,8 +174,8 @@ class Renderer:
         if step.check is not None:
             buttons += self._answer_buttons(step.check)
         if index > 0:
-            buttons.append(Button(_("Back"), payload("lesson_back")))
-        buttons.append(Button(_("Next"), payload("lesson_next")))
+            buttons.append(Button(_("Back"), payload("back")))
+        buttons.append(Button(_("Next"), payload("next")))
         return check_message(
             RenderedMessage(text, self.nav_buttons(*buttons), image=step.image)
         )
@@ -185,7 +187,7 @@ class Renderer:
             title=self.text(lesson.title),
             takeaways=[self.text(t) for t in lesson.takeaways],
         )
-        buttons = [Button(_("Take the quiz"), payload("quiz", quiz=quiz_id))] if quiz_id else []
+        buttons = [Button(_("Take the quiz"), payload("open_quiz", q=quiz_id))] if quiz_id else []
         buttons.append(Button(_("More lessons"), payload("lessons")))
         return check_message(RenderedMessage(text, self.nav_buttons(*buttons)))
 
@@ -230,7 +232,8 @@ class Renderer:
                             quiz=quiz_object)
         )
 
-    def quiz_feedback(self, question: models.Question, chosen: Sequence[int]) -> RenderedMessage:
+    def quiz_feedback(self, question: models.Question, chosen: Sequence[int],
+                      next_payload: str = "next") -> RenderedMessage:
         """Feedback on an answer; ``chosen`` counts options from 0."""
         _ = self.translator
         correct = sorted(question.correct_options())
@@ -243,7 +246,7 @@ class Renderer:
             explanation=self.text(question.explanation),
         )
         return check_message(
-            RenderedMessage(text, self.nav_buttons(Button(_("Next"), payload("quiz_next"))))
+            RenderedMessage(text, self.nav_buttons(Button(_("Next"), payload(next_payload))))
         )
 
     def hotline_card(self, country: models.CountryHotlines, country_name: str) -> RenderedMessage:
@@ -275,3 +278,131 @@ class Renderer:
         )
         return check_message(RenderedMessage(text, self.nav_buttons(
             Button(_("Another country"), payload("choose_country")))))
+
+    # Menus and choices -------------------------------------------------------------------
+
+    def menu(self, welcome: bool, country: models.CountryHotlines | None) -> RenderedMessage:
+        _ = self.translator
+        first = country.emergency[0] if country and country.emergency else None
+        text = self._render(
+            "menu.html.j2", welcome=welcome,
+            emergency={"number": first.number} if first else None,
+        )
+        buttons = (
+            Button(_("Lessons"), payload("lessons")),
+            Button(_("Quiz"), payload("quiz")),
+            Button(_("Who to call"), payload("find_hotline")),
+            Button(_("Language"), payload("change_language")),
+            Button(_("Who I am"), payload("choose_audience")),
+            Button(_("Privacy"), payload("privacy")),
+        )
+        return check_message(RenderedMessage(text, buttons))
+
+    def choose(self, prompt: str, options: list[Button]) -> RenderedMessage:
+        """A question answered with buttons, always with the way back to the menu."""
+        return check_message(RenderedMessage(str(escape(prompt)), self.nav_buttons(*options)))
+
+    def choose_audience(self) -> RenderedMessage:
+        _ = self.translator
+        return self.choose(_("Who are you? I will show lessons written for you."), [
+            Button(audience_label(a, _), payload("set_audience", audience=a))
+            for a in models.AUDIENCES
+        ])
+
+    def choose_language(self, locales: list[str]) -> RenderedMessage:
+        _ = self.translator
+        return self.choose(_("Choose your language."), [
+            Button(own_language_name(loc), payload("set_locale", locale=loc)) for loc in locales
+        ])
+
+    def choose_country(self, countries: list[str]) -> RenderedMessage:
+        _ = self.translator
+        named = sorted((country_name(c, self.locale), c) for c in countries)
+        return self.choose(_("Which country are you in?"), [
+            Button(name, payload("choose_country", country=code)) for name, code in named
+        ])
+
+    def lesson_list(self, lessons: list[models.Lesson], audience: str) -> RenderedMessage:
+        _ = self.translator
+        prompt = _("Lessons for %(audience)s. Choose one:", audience=audience_label(audience, _))
+        return self.choose(prompt, [
+            *(Button(self.text(lesson.title), payload("open_lesson", l=lesson.id))
+              for lesson in lessons),
+            Button(_("Someone else"), payload("choose_audience")),
+        ])
+
+    def quiz_list(self, quizzes: list[models.Quiz], audience: str) -> RenderedMessage:
+        _ = self.translator
+        prompt = _("Quizzes for %(audience)s. Choose one:", audience=audience_label(audience, _))
+        return self.choose(prompt, [
+            *(Button(self.text(quiz.title), payload("open_quiz", q=quiz.id)) for quiz in quizzes),
+            Button(_("Someone else"), payload("choose_audience")),
+        ])
+
+    def quiz_summary(self, quiz: models.Quiz, score: int, asked: int, missed: int
+                     ) -> RenderedMessage:
+        _ = self.translator
+        text = _("You got %(score)s of %(total)s right.", score=score, total=asked)
+        if missed == 0:
+            text += " " + _("Excellent: every answer was right!")
+        buttons = [Button(_("Try the missed questions again"), payload("retry_missed"))] \
+            if missed else []
+        buttons.append(Button(_("Another quiz"), payload("quiz")))
+        return check_message(RenderedMessage(
+            f"<b>{escape(self.text(quiz.title))}</b>\n{escape(text)}",
+            self.nav_buttons(*buttons)))
+
+    def note(self, text: str, *buttons: Button) -> RenderedMessage:
+        """A short plain message with the way on."""
+        return check_message(RenderedMessage(str(escape(text)), self.nav_buttons(*buttons)))
+
+    def multiple_choice_progress(self, question: models.Question, selected: list[int]
+                                 ) -> RenderedMessage:
+        """After each press of a multiple-choice question: what is chosen, and Done."""
+        _ = self.translator
+        labels = self.option_texts(question)
+        chosen = ", ".join(chr(ord("A") + n) for n in sorted(selected)) or "—"
+        buttons = [
+            Button(("✅ " if n in selected else "") + chr(ord("A") + n),
+                   payload("answer", o=n + 1))
+            for n in range(len(labels))
+        ]
+        buttons.append(Button(_("Done"), payload("answer", o=0)))
+        return check_message(RenderedMessage(
+            escape(_("Chosen: %(chosen)s. Press more letters, or Done.", chosen=chosen)),
+            self.nav_buttons(*buttons)))
+
+    # Danger ---------------------------------------------------------------------------------
+
+    def emergency(
+        self,
+        country: models.CountryHotlines | None,
+        home: models.CountryHotlines | None = None,
+    ) -> RenderedMessage:
+        """The reply to danger: emergency number first, hotlines, not your fault, safe to talk?"""
+        _ = self.translator
+        first = country.emergency[0] if country and country.emergency else None
+        lines = [
+            {"number": h.number, "name": self.text(h.name), "hours": self.text(h.hours)}
+            for h in (country.hotlines if country else [])
+        ]
+        home_lines = None
+        if home is not None and home is not country:
+            picks = [(e.number, self.text(e.label)) for e in home.emergency[:1]]
+            picks += [(h.number, self.text(h.name)) for h in home.hotlines[:2]]
+            home_lines = {
+                "country": country_name(home.country, self.locale),
+                "lines": [{"number": number, "name": name} for number, name in picks],
+            }
+        text = self._render(
+            "emergency.html.j2",
+            emergency={"number": first.number, "label": self.text(first.label)} if first else None,
+            hotlines=lines,
+            home=home_lines,
+        )
+        buttons = (
+            Button(_("Yes, I can talk"), payload("safe_to_talk")),
+            Button(_("Continue where I was"), payload("resume")),
+            Button(_("Menu"), payload("menu")),
+        )
+        return check_message(RenderedMessage(text, buttons))

@@ -1,0 +1,311 @@
+"""The chat API: the one door every front end (web chat, Telegram, tests, benchmarks) uses.
+
+Every message meets the safety layer first; danger is answered from the packs in memory, even
+when Rasa or the action server is down. User ids become keyed pseudonyms before they reach Rasa
+or storage. No user text, id or secret is ever logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import json
+import logging
+import re
+import secrets
+import sqlite3
+import time
+import unicodedata
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from bot.content.library import ContentLibrary
+from bot.render import RenderedMessage
+from bot.safety.layer import SafetyLayer
+from bot.settings import Settings
+
+log = logging.getLogger("safesteps.chat")
+
+MAX_BODY_BYTES = 64 * 1024
+MAX_USER_CHARS = 256
+COUNTRY = re.compile(r"^[A-Za-z]{2}$")
+_CONTROL = dict.fromkeys(c for c in range(32) if chr(c) not in "\n\t")
+
+
+class BadRequest(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def load_secret(var_dir: Path, from_env: str | None) -> bytes:
+    """The pseudonym key: SAFESTEPS_SECRET, else one generated once and kept in var_dir."""
+    if from_env:
+        return from_env.encode()
+    path = var_dir / "secret"
+    if path.is_file():
+        return path.read_bytes().strip()
+    var_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32).encode()
+    path.touch(mode=0o600)
+    path.write_bytes(key)
+    return key
+
+
+@dataclass
+class UserContext:
+    locale: str
+    country: str
+    synced: tuple[str, str] | None = None
+
+
+@dataclass
+class RasaClient:
+    """Talks to the Rasa server's REST channel and, with a token, its HTTP API."""
+
+    url: str
+    token: str | None
+    timeout: float
+    session: aiohttp.ClientSession | None = None
+
+    async def start(self) -> None:
+        self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout))
+
+    async def close(self) -> None:
+        if self.session is not None:
+            await self.session.close()
+
+    async def send(self, sender: str, message: str) -> list[dict[str, Any]]:
+        """The bot's messages, or RasaUnavailable (down, slow, 5xx, or nothing to say)."""
+        assert self.session is not None
+        try:
+            async with self.session.post(f"{self.url}/webhooks/rest/webhook",
+                                         json={"sender": sender, "message": message}) as resp:
+                if resp.status != 200:
+                    raise RasaUnavailable(f"status {resp.status}")
+                data = await resp.json(content_type=None)
+        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as err:
+            raise RasaUnavailable(type(err).__name__) from None
+        if not isinstance(data, list):
+            raise RasaUnavailable("unexpected reply")
+        return [m for m in data if isinstance(m, dict)]
+
+    async def ready(self) -> bool:
+        """True when the server answers and has a model loaded."""
+        assert self.session is not None
+        params = {"token": self.token} if self.token else {}
+        try:
+            async with self.session.get(f"{self.url}/status", params=params) as resp:
+                if resp.status != 200:
+                    return False
+                data = await resp.json(content_type=None)
+        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError):
+            return False
+        return bool(isinstance(data, dict) and data.get("model_file"))
+
+
+class RasaUnavailable(Exception):
+    pass
+
+
+@dataclass
+class ChatService:
+    """The conversation logic behind /api/chat, usable without HTTP (shell, Telegram)."""
+
+    settings: Settings
+    library: ContentLibrary
+    rasa: RasaClient
+    secret: bytes
+    safety: SafetyLayer = field(init=False)
+    contexts: OrderedDict[str, UserContext] = field(default_factory=OrderedDict)
+    locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+    tracker_db: Path | None = None
+
+    def __post_init__(self) -> None:
+        self.safety = SafetyLayer(self.library)
+
+    def pseudonym(self, user: str) -> str:
+        return hmac.new(self.secret, user.encode("utf-8"), hashlib.sha256).hexdigest()[:32]
+
+    def _context(self, sender: str, locale: str | None, country: str | None) -> UserContext:
+        ctx = self.contexts.get(sender)
+        if ctx is None:
+            ctx = UserContext(self.library.pick_locale(locale),
+                              (country or self.library.default_country).upper())
+            self.contexts[sender] = ctx
+            while len(self.contexts) > 50_000:
+                self.contexts.popitem(last=False)
+        else:
+            self.contexts.move_to_end(sender)
+            if locale:
+                ctx.locale = self.library.pick_locale(locale)
+            if country:
+                ctx.country = country.upper()
+        return ctx
+
+    async def reply(self, user: str, text: str, locale: str | None = None,
+                    country: str | None = None) -> list[dict[str, Any]]:
+        sender = self.pseudonym(user)
+        ctx = self._context(sender, locale, country)
+        if self.safety.check(text, ctx.locale) is not None:
+            log.info("safety: danger answered from the packs")
+            return [self.safety.emergency_reply(ctx.locale, ctx.country).as_json()]
+        message = text[: self.settings.chat.max_message_chars]
+        lock = self.locks.setdefault(sender, asyncio.Lock())
+        async with lock:
+            try:
+                if ctx.synced != (ctx.locale, ctx.country):
+                    await self.rasa.send(sender, "/set_context" + json.dumps(
+                        {"locale": ctx.locale, "country": ctx.country}))
+                    ctx.synced = (ctx.locale, ctx.country)
+                raw = await self.rasa.send(sender, message)
+                if not raw:
+                    raise RasaUnavailable("empty reply")
+            except RasaUnavailable as err:
+                log.warning("assistant unavailable (%s): answering with the menu", err)
+                ctx.synced = None
+                return self.apology(ctx.locale, ctx.country)
+            return await self._translate(sender, ctx, raw)
+
+    def apology(self, locale: str, country: str) -> list[dict[str, Any]]:
+        render = self.safety.renderer(locale)
+        _ = render.translator
+        note = render.note(_("Sorry, I cannot answer that right now. Here is the menu; if you "
+                             "are in danger, the numbers to call are below."))
+        return [note.as_json(),
+                render.menu(False, self.library.hotlines_for(country)).as_json()]
+
+    async def _translate(self, sender: str, ctx: UserContext, raw: list[dict[str, Any]]
+                         ) -> list[dict[str, Any]]:
+        """Rasa's messages in the chat API's shape; directives for the gateway are acted on."""
+        out: list[dict[str, Any]] = []
+        for message in raw:
+            custom = message.get("custom")
+            if isinstance(custom, dict):
+                directive = custom.get("safesteps")
+                if isinstance(directive, dict):
+                    await self._directive(sender, ctx, directive)
+                elif "quiz" in custom and out:
+                    out[-1]["quiz"] = custom["quiz"]
+                continue
+            if message.get("image") and out and not message.get("text"):
+                out[-1]["image"] = message["image"]
+                continue
+            item: dict[str, Any] = {"text": str(message.get("text") or "")}
+            buttons = message.get("buttons")
+            if isinstance(buttons, list) and buttons:
+                item["buttons"] = [{"title": str(b.get("title", "")),
+                                    "payload": str(b.get("payload", ""))}
+                                   for b in buttons if isinstance(b, dict)]
+            if message.get("image"):
+                item["image"] = str(message["image"])
+            if item["text"] or item.get("buttons"):
+                out.append(item)
+        return out or self.apology(ctx.locale, ctx.country)
+
+    async def _directive(self, sender: str, ctx: UserContext, directive: dict[str, Any]) -> None:
+        context = directive.get("context")
+        if isinstance(context, dict):
+            if isinstance(context.get("locale"), str):
+                ctx.locale = self.library.pick_locale(context["locale"])
+            if isinstance(context.get("country"), str):
+                ctx.country = context["country"].upper()
+            ctx.synced = (ctx.locale, ctx.country)
+        if directive.get("forget") or directive.get("hide"):
+            await self.forget(sender)
+
+    async def forget(self, sender: str) -> None:
+        """Delete everything stored under this pseudonym: the Rasa tracker and the context."""
+        self.contexts.pop(sender, None)
+        if self.tracker_db is not None and self.tracker_db.is_file():
+            await asyncio.to_thread(_delete_tracker, self.tracker_db, sender)
+
+
+def _delete_tracker(db: Path, sender: str) -> None:
+    connection = sqlite3.connect(db, timeout=10)
+    try:
+        with connection, contextlib.suppress(sqlite3.OperationalError):  # nothing stored yet
+            connection.execute("DELETE FROM events WHERE sender_id = ?", (sender,))
+    finally:
+        connection.close()
+
+
+def clean_text(value: str) -> str:
+    """Text as the assistant should read it: no control or direction-override characters."""
+    value = value.translate(_CONTROL)
+    return "".join(ch for ch in value if unicodedata.category(ch) != "Cf" or ch == "\u200d")
+
+
+def parse_chat_request(body: Any) -> tuple[str, str, str | None, str | None]:
+    if not isinstance(body, dict):
+        raise BadRequest(400, 'send a JSON object such as {"user": "u1", "text": "hello"}')
+    user, text = body.get("user"), body.get("text")
+    if not isinstance(user, str) or not user.strip():
+        raise BadRequest(400, '"user" is required: a string that identifies the conversation')
+    if len(user) > MAX_USER_CHARS:
+        raise BadRequest(400, f'"user" may have at most {MAX_USER_CHARS} characters')
+    if not isinstance(text, str):
+        raise BadRequest(400, '"text" is required: the message, as a string')
+    text = clean_text(text).strip()
+    if not text:
+        raise BadRequest(400, '"text" is empty: send a message or a button\'s payload')
+    locale, country = body.get("locale"), body.get("country")
+    if locale is not None and not isinstance(locale, str):
+        raise BadRequest(400, '"locale" must be a language tag such as en, zh-Hans or vi')
+    if country is not None and (not isinstance(country, str) or not COUNTRY.match(country)):
+        raise BadRequest(400, '"country" must be an ISO 3166 alpha-2 code such as CN or VN')
+    return user, text, locale, country
+
+
+def create_app(service: ChatService) -> web.Application:
+    """The aiohttp application of the chat API (pages are added by their features)."""
+    app = web.Application(client_max_size=MAX_BODY_BYTES)
+    app["service"] = service
+
+    async def chat(request: web.Request) -> web.Response:
+        started = time.perf_counter()
+        try:
+            raw = await request.read()
+            try:
+                body = json.loads(raw.decode("utf-8"))
+            except (UnicodeDecodeError, ValueError):
+                raise BadRequest(400, "the body is not valid JSON") from None
+            user, text, locale, country = parse_chat_request(body)
+        except BadRequest as err:
+            return web.json_response({"error": err.message}, status=err.status)
+        except web.HTTPRequestEntityTooLarge:
+            return web.json_response(
+                {"error": f"the message is too large (at most {MAX_BODY_BYTES} bytes)"},
+                status=413)
+        messages = await service.reply(user, text, locale, country)
+        log.debug("turn answered in %.1f ms", (time.perf_counter() - started) * 1000)
+        return web.json_response({"messages": messages})
+
+    async def healthz(request: web.Request) -> web.Response:
+        if await service.rasa.ready():
+            return web.json_response({"status": "ok"})
+        return web.json_response({"status": "the assistant is not ready"}, status=503)
+
+    async def on_startup(app: web.Application) -> None:
+        await service.rasa.start()
+
+    async def on_cleanup(app: web.Application) -> None:
+        await service.rasa.close()
+
+    app.router.add_post("/api/chat", chat)
+    app.router.add_get("/healthz", healthz)
+    app.on_startup.append(on_startup)
+    app.on_cleanup.append(on_cleanup)
+    return app
+
+
+def to_messages(messages: list[RenderedMessage]) -> list[dict[str, Any]]:
+    return [m.as_json() for m in messages]

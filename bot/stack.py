@@ -1,0 +1,222 @@
+"""`safesteps up`: start the action server, the Rasa server and the chat API; stop them all.
+
+Rasa and the action server listen on 127.0.0.1 only. Their output is kept in memory (the last
+lines, shown if they fail to start), never written to disk: Rasa may print a user's message
+when it fails, and user text is never logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+from aiohttp import web
+
+from bot.assistant.project import write_endpoints
+from bot.assistant.training import AssistantError, current_model, rasa_environment, rasa_executable
+from bot.chat.app import ChatService, RasaClient, create_app, load_secret
+from bot.content.library import ContentLibrary
+from bot.settings import Settings
+
+STARTUP_TIMEOUT = 420.0
+
+
+def port_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+@dataclass
+class Child:
+    name: str
+    process: subprocess.Popen[bytes]
+    lines: collections.deque[str] = field(default_factory=lambda: collections.deque(maxlen=60))
+
+    def drain(self) -> None:
+        """Keep the last lines of output in memory (a thread per child)."""
+        assert self.process.stdout is not None
+        for raw in self.process.stdout:
+            self.lines.append(raw.decode("utf-8", "replace").rstrip())
+
+
+@dataclass
+class Stack:
+    settings: Settings
+    rasa_port: int
+    action_port: int
+    children: list[Child] = field(default_factory=list)
+    token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+
+    @property
+    def rasa_url(self) -> str:
+        return f"http://127.0.0.1:{self.rasa_port}"
+
+    def _spawn(self, name: str, args: list[str], cwd: Path, env: dict[str, str]) -> Child:
+        process = subprocess.Popen(
+            args, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, start_new_session=True,
+        )
+        child = Child(name, process)
+        threading.Thread(target=child.drain, daemon=True).start()
+        self.children.append(child)
+        return child
+
+    def start(self) -> None:
+        for name, port in (("Rasa server", self.rasa_port), ("action server", self.action_port)):
+            if not port_free("127.0.0.1", port):
+                raise AssistantError(f"Port {port} (the {name}) is already in use: stop what "
+                                     "uses it, or choose another port in config.yml.")
+        model = current_model(self.settings)
+        if model is None:
+            raise AssistantError("There is no trained model yet: run safesteps train "
+                                 "(make run does it for you).")
+        root = self.settings.resolve(Path("."))
+        kit_env = {**os.environ, "SANIC_HOST": "127.0.0.1", "SAFESTEPS_ROOT": str(root),
+                   "PYTHONUNBUFFERED": "1"}
+        self._spawn("action server", [
+            sys.executable, "-m", "rasa_sdk", "--actions", "bot.assistant.actions",
+            "-p", str(self.action_port),
+        ], root, kit_env)
+        project = write_endpoints(self.settings, self.action_port).parent
+        self._spawn("Rasa server", [
+            str(rasa_executable(self.settings)), "run", "--model", str(model),
+            "--endpoints", "endpoints.yml", "--credentials", "credentials.yml",
+            "--interface", "127.0.0.1", "--port", str(self.rasa_port),
+            "--enable-api", "--auth-token", self.token, "--quiet",
+        ], project, rasa_environment())
+
+    def failed(self) -> Child | None:
+        return next((c for c in self.children if c.process.poll() is not None), None)
+
+    async def wait_ready(self, say: Callable[[str], None]) -> None:
+        """Wait until both servers answer, showing progress; raise if one dies or hangs."""
+        started = time.monotonic()
+        ready: set[str] = set()
+        last_note = 0.0
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session:
+            while True:
+                dead = self.failed()
+                if dead is not None:
+                    tail = "\n".join(list(dead.lines)[-25:])
+                    raise AssistantError(f"The {dead.name} stopped (exit "
+                                         f"{dead.process.returncode}). Its last lines:\n{tail}")
+                checks = {
+                    "action server": f"http://127.0.0.1:{self.action_port}/health",
+                    "Rasa server": f"{self.rasa_url}/status?token={self.token}",
+                }
+                for name, url in checks.items():
+                    if name in ready:
+                        continue
+                    try:
+                        async with session.get(url) as resp:
+                            body = await resp.json(content_type=None) if resp.status == 200 \
+                                else None
+                    except (aiohttp.ClientError, asyncio.TimeoutError, ValueError):
+                        body = None
+                    if body and (name != "Rasa server" or body.get("model_file")):
+                        ready.add(name)
+                        say(f"  ✓ {name} ready ({time.monotonic() - started:.0f} s)")
+                if len(ready) == len(checks):
+                    return
+                elapsed = time.monotonic() - started
+                if elapsed > STARTUP_TIMEOUT:
+                    raise AssistantError(f"The servers did not start within "
+                                         f"{STARTUP_TIMEOUT:.0f} s.")
+                if elapsed - last_note >= 10:
+                    waiting = ", ".join(sorted(set(checks) - ready))
+                    say(f"  … waiting for the {waiting} ({elapsed:.0f} s; loading the model "
+                        "takes up to a minute)")
+                    last_note = elapsed
+                await asyncio.sleep(0.5)
+
+    def stop(self) -> None:
+        """Stop every process this stack started, and their children."""
+        for child in self.children:
+            if child.process.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(child.process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        for child in self.children:
+            try:
+                child.process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(child.process.pid, signal.SIGKILL)
+                child.process.wait()
+
+    def state(self) -> dict[str, object]:
+        return {"pids": {c.name: c.process.pid for c in self.children},
+                "rasa_port": self.rasa_port, "action_port": self.action_port}
+
+
+def make_service(settings: Settings, rasa_url: str, token: str | None) -> ChatService:
+    var_dir = settings.resolve(settings.build_dir) / "var"
+    service = ChatService(
+        settings=settings,
+        library=ContentLibrary.load(settings),
+        rasa=RasaClient(rasa_url, token, settings.assistant.reply_timeout_seconds),
+        secret=load_secret(var_dir, os.environ.get("SAFESTEPS_SECRET")),
+        tracker_db=var_dir / "conversations.sqlite",
+    )
+    return service
+
+
+async def serve(settings: Settings, host: str, port: int, rasa_port: int, action_port: int,
+                say: Callable[[str], None]) -> None:
+    """Run the whole stack until SIGINT or SIGTERM, then stop every part of it."""
+    if not port_free(host, port):
+        raise AssistantError(f"Port {port} is already in use: is SafeSteps already running? "
+                             f"Stop it, or start with --port {port + 1}.")
+    stack = Stack(settings, rasa_port, action_port)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    state_file = settings.resolve(settings.build_dir) / "var" / "stack.json"
+    runner: web.AppRunner | None = None
+    try:
+        say("Starting the action server and the Rasa server ...")
+        stack.start()
+        ready = asyncio.ensure_future(stack.wait_ready(say))
+        stopped = asyncio.ensure_future(stop.wait())
+        done, _ = await asyncio.wait({ready, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        if stopped in done:
+            ready.cancel()
+            return
+        stopped.cancel()
+        ready.result()
+        service = make_service(settings, stack.rasa_url, stack.token)
+        runner = web.AppRunner(create_app(service), access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, host, port).start()
+        state_file.write_text(json.dumps({**stack.state(), "chat_port": port}) + "\n")
+        say(f"SafeSteps is ready. Chat API: http://{host}:{port}/api/chat  "
+            f"(health: http://{host}:{port}/healthz)")
+        say("Press Ctrl-C to stop.")
+        await stop.wait()
+        say("Stopping ...")
+    finally:
+        if runner is not None:
+            await runner.cleanup()
+        stack.stop()
+        state_file.unlink(missing_ok=True)
+        say("Stopped: every SafeSteps process has ended.")

@@ -1,0 +1,101 @@
+"""The real stack for conversation tests: `safesteps up` (Rasa, action server, chat API) on
+free ports, with the model trained once per fingerprint and cached in build/models."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from itertools import count
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import ROOT
+
+_users = count()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+@dataclass
+class Running:
+    process: subprocess.Popen[str]
+    url: str
+    ports: dict[str, int]
+    log: Path
+    users: list[str] = field(default_factory=list)
+
+    def post(self, body: Any, raw: bytes | None = None) -> tuple[int, dict[str, Any]]:
+        data = raw if raw is not None else json.dumps(body).encode()
+        request = urllib.request.Request(f"{self.url}/api/chat", data=data, method="POST",
+                                         headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as err:
+            return err.code, json.loads(err.read() or b"{}")
+
+    def chat(self, user: str, text: str, **extra: str) -> list[dict[str, Any]]:
+        status, data = self.post({"user": user, "text": text, **extra})
+        assert status == 200, data
+        messages: list[dict[str, Any]] = data["messages"]
+        return messages
+
+    def new_user(self) -> str:
+        user = f"test-user-{os.getpid()}-{next(_users)}"
+        self.users.append(user)
+        return user
+
+    def state(self) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads((ROOT / "build" / "var" / "stack.json").read_text())
+        return data
+
+
+def train_model() -> None:
+    result = subprocess.run([sys.executable, "-m", "bot", "train"], cwd=ROOT, check=False)
+    assert result.returncode == 0, "training failed"
+
+
+def start_stack(tmp: Path) -> Running:
+    ports = {"chat": free_port(), "rasa": free_port(), "action": free_port()}
+    log = tmp / "up.log"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "up", "--port", str(ports["chat"]),
+         "--rasa-port", str(ports["rasa"]), "--action-port", str(ports["action"])],
+        cwd=ROOT, stdout=log.open("w"), stderr=subprocess.STDOUT, text=True,
+    )
+    url = f"http://127.0.0.1:{ports['chat']}"
+    deadline = time.monotonic() + 480
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError("safesteps up stopped:\n" + log.read_text())
+        try:
+            with urllib.request.urlopen(f"{url}/healthz", timeout=5) as response:
+                if response.status == 200:
+                    return Running(process, url, ports, log)
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(1)
+    process.send_signal(signal.SIGTERM)
+    raise AssertionError("the stack did not become ready:\n" + log.read_text())
+
+
+def stop_stack(running: Running) -> int:
+    running.process.send_signal(signal.SIGTERM)
+    return running.process.wait(timeout=60)
