@@ -6,7 +6,7 @@ SAFESTEPS := $(VENV)/safesteps
 PYBABEL := $(VENV)/pybabel
 LOCALE_NAMES := en zh_Hans vi
 
-.PHONY: help setup setup-browser run validate preview test test-fast lint bench \
+.PHONY: help setup setup-browser run shell eval validate preview test test-fast lint bench \
         i18n-extract i18n-update i18n-compile i18n-check i18n-status clean
 
 help: ## Show this help
@@ -19,9 +19,17 @@ setup: ## Create .venv and .venv-rasa and compile catalogs (skips what is done)
 setup-browser: ## setup, plus Debian's chromium and CJK fonts for the page tests
 	@scripts/setup.sh --browser
 
-run: setup ## Validate the packs and serve the preview for volunteers
-	@$(SAFESTEPS) validate || echo "(The preview shows these problems at the top.)"
-	@$(SAFESTEPS) preview
+run: setup ## Check the packs, train if needed, start the assistant and the chat API
+	@$(SAFESTEPS) validate
+	@$(SAFESTEPS) build
+	@$(SAFESTEPS) train
+	@$(SAFESTEPS) up
+
+shell: ## Chat with a running SafeSteps in this terminal
+	@$(SAFESTEPS) shell
+
+eval: setup ## Measure NLU quality per locale (writes build/reports/eval)
+	@$(SAFESTEPS) eval
 
 validate: setup ## Check the packs (strict, as CI does)
 	@$(SAFESTEPS) validate --strict

@@ -6,6 +6,7 @@ the report. Tests never assert timings: this is where they are recorded.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import os
 import platform
@@ -142,7 +143,202 @@ def bench_setup() -> list[str]:
     ]
 
 
-SECTIONS: list[Callable[[], list[str]]] = [bench_validation, bench_hostile, bench_setup]
+def bench_safety() -> list[str]:
+    from bot.content.library import ContentLibrary
+    from bot.safety.layer import SafetyLayer
+    from bot.settings import load_settings
+
+    library = ContentLibrary.load(load_settings(ROOT))
+    layer = SafetyLayer(library)
+    messages = [m for lex in library.lexicons.values() for m in lex.examples.danger]
+    ordinary = [m for lex in library.lexicons.values() for m in lex.examples.safe]
+    check = [t * 1000 for t in timed_each(lambda m: layer.check(m), messages + ordinary)]
+    reply = [t * 1000 for t in timed_each(
+        lambda m: layer.emergency_reply("vi", "CN") if layer.check(m) else None, messages)]
+    return [
+        "## Safety layer alone (no Rasa)",
+        "",
+        f"{len(messages)} danger and {len(ordinary)} ordinary messages, every lexicon of every "
+        "locale. Target: danger answered in < 5 ms.",
+        "",
+        "| measure | p50 | p99 | max |",
+        "| --- | --- | --- | --- |",
+        f"| check a message | {percentile(check, .5):.3f} ms | {percentile(check, .99):.3f} ms | "
+        f"{max(check):.3f} ms |",
+        f"| check and render the danger reply | {percentile(reply, .5):.3f} ms | "
+        f"{percentile(reply, .99):.3f} ms | {max(reply):.3f} ms |",
+        "",
+    ]
+
+
+def bench_false_alarms() -> list[str]:
+    from bot.assistant.kit import load_kit_examples
+    from bot.content.library import ContentLibrary
+    from bot.content.models import text_in
+    from bot.content.problems import ProblemList
+    from bot.content.translations import iter_texts
+    from bot.safety.layer import SafetyLayer
+    from bot.settings import load_settings
+
+    library = ContentLibrary.load(load_settings(ROOT))
+    layer = SafetyLayer(library)
+    kit = load_kit_examples(ProblemList())
+    lines = [
+        "## Safety layer: false alarms on ordinary messages",
+        "",
+        "How often the lexicons fire on messages that are not danger. Ordinary user messages: "
+        "every FAQ phrasing and every example of the kit's other intents. Lesson and quiz "
+        "text: every text of every lesson and quiz, as if a user pasted it back. Recall on the "
+        "shipped danger examples is 100 % by test.",
+        "",
+        "| locale | user messages | false alarms | rate | lesson and quiz texts | fired | rate |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for locale in library.locales:
+        user = [e for faq in library.faqs.values() for e in faq.examples.get(locale, [])]
+        user += [e for intent, examples in kit[locale].intents.items() if intent != "danger"
+                 for e in examples]
+        content = [
+            text for model in [*library.lessons.values(), *library.quizzes.values()]
+            for _, value in iter_texts(model) if (text := text_in(value, locale))
+        ]
+        fired_user = sum(layer.check(m, locale) is not None for m in user)
+        fired_content = sum(layer.check(m, locale) is not None for m in content)
+        lines.append(
+            f"| {locale} | {len(user)} | {fired_user} | {fired_user / len(user):.1%} | "
+            f"{len(content)} | {fired_content} | {fired_content / len(content):.1%} |")
+    lines.append("")
+    return lines
+
+
+def timed_each(fn: Callable[[str], object], items: list[str]) -> list[float]:
+    fn(items[0])  # warm caches (templates, catalogs)
+    out = []
+    for item in items:
+        started = time.perf_counter()
+        fn(item)
+        out.append(time.perf_counter() - started)
+    return out
+
+
+def bench_assistant() -> list[str]:
+    from tests.assistant_stack import start_stack, stop_stack
+
+    started = time.perf_counter()
+    result = subprocess.run([sys.executable, "-m", "bot", "train"], cwd=ROOT,
+                            capture_output=True, text=True, check=True)
+    trained = "Trained" in result.stderr
+    train_line = next((line for line in result.stderr.splitlines() if "Trained" in line
+                       or "up to date" in line), "")
+    with tempfile.TemporaryDirectory() as tmp:
+        load_started = time.perf_counter()
+        running = start_stack(Path(tmp))
+        ready_seconds = time.perf_counter() - load_started
+        try:
+            rasa_pid = running.state()["pids"]["Rasa server"]
+            rows = asyncio.run(measure_turns(running.url, running.ports["rasa"]))
+            rss = process_tree_rss_mb(rasa_pid)
+        finally:
+            stop_stack(running)
+    lines = [
+        "## The assistant: chat API beside bare Rasa, same model, same run",
+        "",
+        f"Model: {'trained in this run' if trained else 'cached'} ({train_line.strip()}; "
+        f"{time.perf_counter() - started - ready_seconds:.0f} s including the check). Stack "
+        f"start until /healthz answers (model load included): {ready_seconds:.0f} s. "
+        f"Rasa server memory (RSS, with its children): {rss:.0f} MB.",
+        "",
+        "Each turn is sent by a user who has already said hello (so the chat API's one-time "
+        "language sync is not counted). Bare Rasa is `POST /webhooks/rest/webhook` on the "
+        "same server the chat API uses. Target: chat API p50 ≤ 1.25 × bare Rasa p50.",
+        "",
+        "| turn | concurrency | bare Rasa p50 / p95 | chat API p50 / p95 | ratio of p50 | "
+        "chat API turns/s |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    lines += rows
+    lines.append("")
+    return lines
+
+
+def process_tree_rss_mb(pid: int) -> float:
+    total = 0
+    pids = [pid]
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                stat = (proc / "stat").read_text().split()
+            except OSError:
+                continue
+            if int(stat[3]) == pid:
+                pids.append(int(proc.name))
+    for p in pids:
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            pass
+    return total / 1024
+
+
+TURNS = {
+    "FAQ question (NLU + response)": "what is human trafficking",
+    "menu (one custom action)": "/menu",
+    "lesson step (one custom action)": '/open_lesson{"l":"teens-helping-a-friend"}',
+}
+
+
+async def measure_turns(chat_url: str, rasa_port: int) -> list[str]:
+    import aiohttp
+
+    rasa_url = f"http://127.0.0.1:{rasa_port}/webhooks/rest/webhook"
+    rows = []
+    async with aiohttp.ClientSession() as session:
+        async def chat_turn(user: str, text: str) -> float:
+            t = time.perf_counter()
+            async with session.post(f"{chat_url}/api/chat",
+                                    json={"user": user, "text": text, "locale": "en"}) as r:
+                await r.read()
+                assert r.status == 200
+            return time.perf_counter() - t
+
+        async def rasa_turn(user: str, text: str) -> float:
+            t = time.perf_counter()
+            async with session.post(rasa_url, json={"sender": user, "message": text}) as r:
+                await r.read()
+                assert r.status == 200
+            return time.perf_counter() - t
+
+        for name, text in TURNS.items():
+            for concurrency in (1, 8, 32):
+                rounds = max(4, 48 // concurrency)
+                users = [f"bench-{name[:4]}-{concurrency}-{n}" for n in range(concurrency)]
+                for user in users:  # warm: context sync and session start
+                    await chat_turn(user, "/greet")
+                    await rasa_turn("raw-" + user, "/greet")
+                bare: list[float] = []
+                ours: list[float] = []
+                bare_wall = ours_wall = 0.0
+                for _ in range(rounds):  # interleaved, so both see the same machine state
+                    t = time.perf_counter()
+                    bare += await asyncio.gather(*(rasa_turn("raw-" + u, text) for u in users))
+                    bare_wall += time.perf_counter() - t
+                    t = time.perf_counter()
+                    ours += await asyncio.gather(*(chat_turn(u, text) for u in users))
+                    ours_wall += time.perf_counter() - t
+                b50, b95 = percentile(bare, .5) * 1000, percentile(bare, .95) * 1000
+                o50, o95 = percentile(ours, .5) * 1000, percentile(ours, .95) * 1000
+                rows.append(f"| {name} | {concurrency} | {b50:.0f} / {b95:.0f} ms | "
+                            f"{o50:.0f} / {o95:.0f} ms | {o50 / b50:.2f} | "
+                            f"{len(ours) / ours_wall:.1f} |")
+    return rows
+
+
+SECTIONS: list[Callable[[], list[str]]] = [
+    bench_validation, bench_hostile, bench_setup, bench_safety, bench_false_alarms,
+    bench_assistant,
+]
 
 
 def main() -> int:

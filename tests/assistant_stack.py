@@ -49,7 +49,8 @@ class Running:
             with urllib.request.urlopen(request, timeout=60) as response:
                 return response.status, json.loads(response.read())
         except urllib.error.HTTPError as err:
-            return err.code, json.loads(err.read() or b"{}")
+            with err:
+                return err.code, json.loads(err.read() or b"{}")
 
     def chat(self, user: str, text: str, **extra: str) -> list[dict[str, Any]]:
         status, data = self.post({"user": user, "text": text, **extra})
@@ -75,11 +76,12 @@ def train_model() -> None:
 def start_stack(tmp: Path) -> Running:
     ports = {"chat": free_port(), "rasa": free_port(), "action": free_port()}
     log = tmp / "up.log"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bot", "up", "--port", str(ports["chat"]),
-         "--rasa-port", str(ports["rasa"]), "--action-port", str(ports["action"])],
-        cwd=ROOT, stdout=log.open("w"), stderr=subprocess.STDOUT, text=True,
-    )
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bot", "up", "--port", str(ports["chat"]),
+             "--rasa-port", str(ports["rasa"]), "--action-port", str(ports["action"])],
+            cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, text=True,
+        )
     url = f"http://127.0.0.1:{ports['chat']}"
     deadline = time.monotonic() + 480
     while time.monotonic() < deadline:
@@ -89,6 +91,8 @@ def start_stack(tmp: Path) -> Running:
             with urllib.request.urlopen(f"{url}/healthz", timeout=5) as response:
                 if response.status == 200:
                     return Running(process, url, ports, log)
+        except urllib.error.HTTPError as err:
+            err.close()  # 503 while the model loads
         except (urllib.error.URLError, OSError):
             pass
         time.sleep(1)

@@ -13,9 +13,11 @@ import os
 import signal
 import sqlite3
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -68,6 +70,31 @@ def is_emergency(messages: list[dict[str, Any]], locale: str, number: str = "110
     return number in text and NOT_YOUR_FAULT[locale] in text and "/resume" in payloads(messages)
 
 
+def test_rasa_data_validate_passes_on_the_generated_project() -> None:
+    result = subprocess.run([sys.executable, "-m", "bot", "build"], cwd=ROOT,
+                            capture_output=True, text=True, check=False, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "rasa data validate: OK." in result.stderr
+
+
+def _listening_addresses(port: int) -> set[str]:
+    """Addresses with a listening TCP socket on ``port`` (from /proc/net/tcp and tcp6)."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            address, port_hex = local.rsplit(":", 1)
+            if state == "0A" and int(port_hex, 16) == port:
+                found.add(address)
+    return found
+
+
+def test_rasa_and_the_action_server_listen_on_loopback_only(stack: Running) -> None:
+    for name in ("rasa", "action"):
+        addresses = _listening_addresses(stack.ports[name])
+        assert addresses == {"0100007F"}, (name, addresses)  # 127.0.0.1, nothing else
+
+
 def test_health_says_ready(stack: Running) -> None:
     import urllib.request
 
@@ -101,27 +128,42 @@ def test_typed_greeting_and_faq_are_understood(stack: Running, locale: str) -> N
 @pytest.mark.parametrize("locale", SHIPPED_LOCALES)
 def test_every_button_leads_somewhere_and_every_reply_offers_a_way_on(
         stack: Running, locale: str) -> None:
-    """A crawler presses every button it meets, to full depth (each payload once)."""
-    user = stack.new_user()
+    """A crawler presses every button it meets, to full depth (each payload once), once as
+    each audience, since who the user is changes what the menus offer."""
     fallback = "Sorry, I did not understand" if locale == "en" else None
-    seen: set[str] = set()
-    queue = ["/greet"]
-    pressed = 0
-    while queue and pressed < 600:
-        payload = queue.pop()
-        if payload in seen or payload in ("/confirm_forget", "/hide"):
-            continue
-        seen.add(payload)
-        messages = stack.chat(user, payload, locale=locale)
-        pressed += 1
-        assert messages, payload
-        assert payloads(messages), f"{payload} leads to a reply without a way on"
-        if fallback:
-            assert fallback not in texts(messages), f"{payload} was not understood"
-        for message in messages:
-            assert message["text"].strip(), payload
-        queue += [p for p in payloads(messages) if p not in seen]
-    assert pressed >= 60  # lessons, quizzes, countries, languages, audiences ...
+    reached: set[str] = set()
+    for audience in ("children", "teens", "parents", "educators"):
+        user = stack.new_user()
+        seen: set[str] = set()
+        queue = ["/greet", f'/set_audience{{"audience":"{audience}"}}']
+        pressed = 0
+        while queue and pressed < 400:
+            payload = queue.pop(0)
+            if payload in seen or payload in ("/confirm_forget", "/hide"):
+                continue
+            seen.add(payload)
+            messages = stack.chat(user, payload, locale=locale)
+            pressed += 1
+            assert messages, payload
+            assert payloads(messages), f"{payload} leads to a reply without a way on"
+            if fallback:
+                assert fallback not in texts(messages), f"{payload} was not understood"
+            for message in messages:
+                assert message["text"].strip(), payload
+            queue += [p for p in payloads(messages) if p not in seen
+                      and not p.startswith("/set_audience")]
+        reached |= seen
+    seen = reached
+    # Every lesson, quiz, country and language is reachable by buttons alone.
+    opened = " ".join(seen)
+    for lesson in library().lessons:
+        assert f'"l":"{lesson}"' in opened, lesson
+    for quiz in library().quizzes:
+        assert f'"q":"{quiz}"' in opened, quiz
+    for country in library().hotlines:
+        assert f'"country":"{country}"' in opened, country
+    for other in library().locales:
+        assert f'"locale":"{other}"' in opened, other
 
 
 @pytest.mark.parametrize("locale", SHIPPED_LOCALES)
@@ -235,8 +277,9 @@ def test_forget_me_deletes_the_conversation(stack: Running) -> None:
     done = stack.chat(user, "/confirm_forget")
     assert "deleted" in texts(done)
     assert _stored_events(sender) == 0
-    # The next message starts afresh.
-    assert WHAT_TO_DO["en"] in texts(stack.chat(user, "/menu"))
+    # The next message starts afresh: nothing about the user is left, not even the language.
+    assert WHAT_TO_DO["zh-Hans"] in texts(stack.chat(user, "/menu"))
+    assert WHAT_TO_DO["en"] in texts(stack.chat(user, "/menu", locale="en"))
 
 
 def _states(stack: Running, user: str, locale: str) -> dict[str, str]:
@@ -362,5 +405,6 @@ def test_danger_is_answered_even_when_rasa_is_down(stack: Running) -> None:
 
     with pytest.raises(urllib.error.HTTPError) as err:
         urllib.request.urlopen(f"{stack.url}/healthz")
-    assert err.value.code == 503
+    with err.value:
+        assert err.value.code == 503
 

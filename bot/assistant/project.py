@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -313,13 +312,16 @@ def write_project(settings: Settings, library: ContentLibrary) -> BuiltProject:
     var_dir = build / "var"
     var_dir.mkdir(parents=True, exist_ok=True)
     files, problems = project_files(settings, library, var_dir)
-    if folder.exists():
-        shutil.rmtree(folder)
-    for name, text in {**files,
-                       "endpoints.yml": _dump(build_endpoints(settings, var_dir))}.items():
+    wanted = {**files, "endpoints.yml": _dump(build_endpoints(settings, var_dir))}
+    # Files are replaced in place (a training may be reading the folder); stale ones go.
+    for stale in [p for p in folder.rglob("*.yml") if p.relative_to(folder).as_posix()
+                  not in wanted] if folder.exists() else []:
+        stale.unlink()
+    for name, text in wanted.items():
         path = folder / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+        if not path.is_file() or path.read_text(encoding="utf-8") != text:
+            path.write_text(text, encoding="utf-8")
     digest = fingerprint(files)
     (folder / "fingerprint.json").write_text(json.dumps({"fingerprint": digest}) + "\n")
     return BuiltProject(folder, digest, files, problems)

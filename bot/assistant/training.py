@@ -40,9 +40,11 @@ def rasa_executable(settings: Settings) -> Path:
     return rasa
 
 
-def rasa_environment() -> dict[str, str]:
-    """Quiet, offline, reproducible Rasa runs."""
+def rasa_environment(cache: Path | None = None) -> dict[str, str]:
+    """Quiet, offline, reproducible Rasa runs (with a training cache outside the project)."""
     env = dict(os.environ)
+    if cache is not None:
+        env["RASA_CACHE_DIRECTORY"] = str(cache.resolve())
     env.update({
         "TF_CPP_MIN_LOG_LEVEL": "2",
         "RASA_TELEMETRY_ENABLED": "false",
@@ -121,7 +123,7 @@ def train(settings: Settings, force: bool = False, say: Progress = _say) -> Trai
         [str(rasa_executable(settings)), "train", "--config", "config.yml", "--domain",
          "domain.yml", "--data", "data", "--out", str(scratch), "--fixed-model-name",
          built.fingerprint],
-        cwd=built.folder, env=rasa_environment(), check=False,
+        cwd=built.folder, env=rasa_environment(target_dir / "cache"), check=False,
     )
     seconds = time.perf_counter() - started
     produced = scratch / f"{built.fingerprint}.tar.gz"

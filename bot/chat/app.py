@@ -62,9 +62,12 @@ def load_secret(var_dir: Path, from_env: str | None) -> bytes:
 
 @dataclass
 class UserContext:
+    """What the chat API remembers of a conversation (in memory, under the pseudonym)."""
+
     locale: str
     country: str
     synced: tuple[str, str] | None = None
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one turn at a time
 
 
 @dataclass
@@ -126,7 +129,6 @@ class ChatService:
     secret: bytes
     safety: SafetyLayer = field(init=False)
     contexts: OrderedDict[str, UserContext] = field(default_factory=OrderedDict)
-    locks: dict[str, asyncio.Lock] = field(default_factory=dict)
     tracker_db: Path | None = None
 
     def __post_init__(self) -> None:
@@ -159,8 +161,7 @@ class ChatService:
             log.info("safety: danger answered from the packs")
             return [self.safety.emergency_reply(ctx.locale, ctx.country).as_json()]
         message = text[: self.settings.chat.max_message_chars]
-        lock = self.locks.setdefault(sender, asyncio.Lock())
-        async with lock:
+        async with ctx.lock:
             try:
                 if ctx.synced != (ctx.locale, ctx.country):
                     await self.rasa.send(sender, "/set_context" + json.dumps(
