@@ -249,10 +249,22 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    import yaml
+
     from bot.assistant.evaluation import evaluate
 
-    configs = ("safesteps",) if args.ours_only else ("safesteps", "rasa-init")
-    results = evaluate(_settings(), _say, configs)
+    configs: tuple[str, ...] = () if args.candidate else (
+        ("safesteps",) if args.ours_only else ("safesteps", "rasa-init"))
+    candidates = {}
+    for path in args.candidate or []:
+        with open(path, encoding="utf-8") as f:
+            candidate = yaml.safe_load(f)
+        if not isinstance(candidate, dict) or "pipeline" not in candidate:
+            print(f"{path}: a candidate is a YAML file with a pipeline: list", file=sys.stderr)
+            return EXIT_USAGE
+        candidates[Path(path).stem] = {"recipe": "default.v1", "language": "zh",
+                                       "policies": None, **candidate}
+    results = evaluate(_settings(), _say, configs, candidates)
     for name, result in results.items():
         print(f"{name} (trained in {result['train_seconds']} s)")
         for locale, row in result["locales"].items():
@@ -321,6 +333,8 @@ def build_parser() -> argparse.ArgumentParser:
         "accuracy, macro F1 and FAQ retrieval per locale, beside Rasa's default configuration.")
     evaluation.add_argument("--ours-only", action="store_true",
                             help="skip Rasa's default configuration (much faster)")
+    evaluation.add_argument("--candidate", action="append", metavar="FILE",
+                            help="also try the pipeline in this YAML file (repeatable)")
     evaluation.set_defaults(handler=_assistant_errors(cmd_eval))
     shell = sub.add_parser("shell", help="chat with SafeSteps in this terminal")
     shell.add_argument("--url", help="a running chat API (default: the one in config.yml)")

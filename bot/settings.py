@@ -97,6 +97,10 @@ class ChatSettings(BaseModel):
     """Longer messages are checked for danger in full, then shortened before the assistant
     reads them."""
 
+    quick_exit_url: str = "https://www.bing.com/"
+    """Where the web chat's quick-exit button leaves to: a neutral page that loads where the
+    users are (in mainland China too)."""
+
 
 class Settings(BaseModel):
     """Everything `config.yml` may set, with the defaults used when it does not."""

@@ -29,6 +29,7 @@ from aiohttp import web
 from bot.assistant.project import write_endpoints
 from bot.assistant.training import AssistantError, current_model, rasa_environment, rasa_executable
 from bot.chat.app import ChatService, RasaClient, create_app, load_secret
+from bot.chat.web import add_web_chat
 from bot.content.library import ContentLibrary
 from bot.settings import Settings
 
@@ -205,12 +206,14 @@ async def serve(settings: Settings, host: str, port: int, rasa_port: int, action
         stopped.cancel()
         ready.result()
         service = make_service(settings, stack.rasa_url, stack.token)
-        runner = web.AppRunner(create_app(service), access_log=None)
+        app = create_app(service)
+        add_web_chat(app, settings, service.library)
+        runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         await web.TCPSite(runner, host, port).start()
         state_file.write_text(json.dumps({**stack.state(), "chat_port": port}) + "\n")
-        say(f"SafeSteps is ready. Chat API: http://{host}:{port}/api/chat  "
-            f"(health: http://{host}:{port}/healthz)")
+        say(f"SafeSteps is ready. Open the web chat: http://{host}:{port}/  "
+            f"(chat API: http://{host}:{port}/api/chat, health: /healthz)")
         say("Press Ctrl-C to stop.")
         await stop.wait()
         say("Stopping ...")

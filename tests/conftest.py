@@ -7,9 +7,14 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from tests.assistant_stack import Running
 
 ROOT = Path(__file__).resolve().parent.parent
 STARTER_PACK = ROOT / "examples" / "starter-pack"
@@ -17,6 +22,7 @@ GOLDEN = Path(__file__).resolve().parent / "golden"
 # Golden outputs are computed as of this date, so that they do not age with the calendar.
 GOLDEN_TODAY = dt.date(2026, 11, 28)
 SHIPPED_LOCALES = ("en", "zh-Hans", "vi")
+CANARY = "canary-7f3a9c-private-words"
 
 
 @pytest.fixture
@@ -39,3 +45,23 @@ def run_cli(*args: str, cwd: Path = ROOT, timeout: float = 120) -> subprocess.Co
 def update_golden() -> bool:
     """Set SAFESTEPS_UPDATE_GOLDEN=1 to rewrite golden files after reviewing a change."""
     return os.environ.get("SAFESTEPS_UPDATE_GOLDEN") == "1"
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    """The whole SafeSteps stack, started once for the session by `safesteps up`."""
+    from tests.assistant_stack import port_open, start_stack, stop_stack, train_model
+
+    train_model()
+    running = start_stack(tmp_path_factory.mktemp("stack"))
+    yield running
+    code = stop_stack(running)
+    log = running.log.read_text()
+    assert code == 0, log
+    assert "Stopped: every SafeSteps process has ended." in log
+    for port in running.ports.values():
+        assert not port_open(port), f"port {port} is still open after Ctrl-C"
+    # Nothing a user typed, and no raw user id, ever reaches the logs.
+    assert CANARY not in log
+    for user in running.users:
+        assert user not in log

@@ -10,12 +10,9 @@ import hashlib
 import hmac
 import json
 import os
-import signal
 import sqlite3
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -24,37 +21,19 @@ import pytest
 
 from bot.content.library import ContentLibrary
 from bot.settings import load_settings
-from tests.assistant_stack import Running, port_open, start_stack, stop_stack, train_model
-from tests.conftest import ROOT, SHIPPED_LOCALES
+from tests.assistant_stack import Running
+from tests.conftest import CANARY, ROOT, SHIPPED_LOCALES
 
 pytestmark = pytest.mark.assistant
 
 NOT_YOUR_FAULT = {"en": "not your fault", "zh-Hans": "这不是你的错", "vi": "không phải lỗi của bạn"}
 WHAT_TO_DO = {"en": "What would you like to do?", "zh-Hans": "你想做什么？",
               "vi": "Bạn muốn làm gì?"}
-CANARY = "canary-7f3a9c-private-words"
 
 
 @cache
 def library() -> ContentLibrary:
     return ContentLibrary.load(load_settings(ROOT))
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
-    train_model()
-    running = start_stack(tmp_path_factory.mktemp("stack"))
-    yield running
-    code = stop_stack(running)
-    log = running.log.read_text()
-    assert code == 0, log
-    assert "Stopped: every SafeSteps process has ended." in log
-    for port in running.ports.values():
-        assert not port_open(port), f"port {port} is still open after Ctrl-C"
-    # Nothing a user typed, and no raw user id, ever reaches the logs.
-    assert CANARY not in log
-    for user in running.users:
-        assert user not in log
 
 
 def texts(messages: list[dict[str, Any]]) -> str:
@@ -282,26 +261,30 @@ def test_forget_me_deletes_the_conversation(stack: Running) -> None:
     assert WHAT_TO_DO["en"] in texts(stack.chat(user, "/menu", locale="en"))
 
 
-def _states(stack: Running, user: str, locale: str) -> dict[str, str]:
-    return {
-        "menu": "/menu",
-        "mid-lesson": '/open_lesson{"l":"teens-too-good-to-be-true-jobs"}',
-        "mid-quiz": '/open_quiz{"q":"children-safe-in-public"}',
-    }
+STATES = {
+    "menu": "/menu",
+    "mid-lesson": '/open_lesson{"l":"teens-too-good-to-be-true-jobs"}',
+    "mid-quiz": '/open_quiz{"q":"children-safe-in-public"}',
+}
+
+
+def missed_in_every_state(stack: Running, user: str, locale: str, messages: list[str]
+                          ) -> list[tuple[str, str]]:
+    """The (state, message) pairs that did not get the emergency reply."""
+    missed = []
+    for state, opener in STATES.items():
+        stack.chat(user, opener, locale=locale)
+        for message in messages:
+            if not is_emergency(stack.chat(user, message), locale):
+                missed.append((state, message))
+    return missed
 
 
 @pytest.mark.parametrize("locale", SHIPPED_LOCALES)
 def test_every_lexicon_entry_is_answered_in_every_state(stack: Running, locale: str) -> None:
     lexicon = library().lexicons[locale]
     entries = [*lexicon.words, *lexicon.phrases, *lexicon.misspellings, *lexicon.emoji]
-    user = stack.new_user()
-    missed = []
-    for state, opener in _states(stack, user, locale).items():
-        stack.chat(user, opener, locale=locale)
-        for entry in entries:
-            if not is_emergency(stack.chat(user, entry), locale):
-                missed.append((state, entry))
-    assert missed == []
+    assert missed_in_every_state(stack, stack.new_user(), locale, entries) == []
 
 
 @pytest.mark.parametrize("locale", SHIPPED_LOCALES)
@@ -314,13 +297,7 @@ def test_free_text_disclosures_are_answered_and_the_lesson_waits(
     disclosures = [*lexicon.examples.danger,
                    *load_kit_examples(ProblemList())[locale].intents["danger"]]
     user = stack.new_user()
-    missed = []
-    for state, opener in _states(stack, user, locale).items():
-        stack.chat(user, opener, locale=locale)
-        for text in disclosures:
-            if not is_emergency(stack.chat(user, text), locale):
-                missed.append((state, text))
-    assert missed == []
+    assert missed_in_every_state(stack, user, locale, disclosures) == []
     # The lesson paused: "continue where I was" shows the same step again.
     stack.chat(user, '/open_lesson{"l":"parents-report-at-once"}')
     stack.chat(user, "/next")
@@ -381,30 +358,3 @@ def test_rasa_test_stories_pass(stack: Running) -> None:
         timeout=600,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-
-
-def test_danger_is_answered_even_when_rasa_is_down(stack: Running) -> None:
-    """Last on purpose: stops the Rasa server of this stack."""
-    rasa_pid = stack.state()["pids"]["Rasa server"]
-    os.killpg(rasa_pid, signal.SIGKILL)
-    deadline = time.monotonic() + 10
-    while port_open(stack.ports["rasa"]) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    for locale in SHIPPED_LOCALES:
-        user = stack.new_user()
-        lexicon = library().lexicons[locale]
-        danger = stack.chat(user, lexicon.examples.danger[0], locale=locale)
-        assert is_emergency(danger, locale)
-        normal = stack.chat(user, "/menu", locale=locale)
-        assert WHAT_TO_DO[locale] in texts(normal)  # the apology comes with the menu
-        assert "/find_hotline" in payloads(normal)
-    status, _ = stack.post({"user": "u", "text": "hello"})
-    assert status == 200
-    import urllib.error
-    import urllib.request
-
-    with pytest.raises(urllib.error.HTTPError) as err:
-        urllib.request.urlopen(f"{stack.url}/healthz")
-    with err.value:
-        assert err.value.code == 503
-

@@ -248,6 +248,27 @@ def current_quiz(turn: Turn) -> tuple[models.Quiz, int] | None:
     return quiz, _int(turn.tracker.get_slot("question"))
 
 
+@dataclass
+class QuizPlace:
+    """Where the user is in a quiz round: the quiz, the position in the round, the order."""
+
+    quiz: models.Quiz
+    position: int
+    order: list[int]
+
+    @property
+    def index(self) -> int:
+        """The question's index in the quiz."""
+        return self.order[min(self.position, len(self.order) - 1)]
+
+
+def quiz_place(turn: Turn) -> QuizPlace | None:
+    where = current_quiz(turn)
+    if where is None:
+        return None
+    return QuizPlace(where[0], where[1], quiz_order(turn, where[0]))
+
+
 def ask(turn: Turn, quiz: models.Quiz, position: int) -> list[EventType]:
     order = quiz_order(turn, quiz)
     turn.send(turn.render.quiz_question(quiz, order[position]))
@@ -257,12 +278,11 @@ def ask(turn: Turn, quiz: models.Quiz, position: int) -> list[EventType]:
 
 
 def next_question(turn: Turn) -> list[EventType]:
-    where = current_quiz(turn)
-    if where is None:
+    place = quiz_place(turn)
+    if place is None:
         show_menu(turn)
         return []
-    quiz, position = where
-    order = quiz_order(turn, quiz)
+    quiz, position, order = place.quiz, place.position, place.order
     if not turn.tracker.get_slot("answered"):
         return ask(turn, quiz, min(position, len(order) - 1))
     if position + 1 < len(order):
@@ -358,13 +378,11 @@ class ActionAnswer(SafeStepsAction):
         return [SlotSet("selected", None)]
 
     def quiz_answer(self, turn: Turn, option: int) -> list[EventType]:
-        where = current_quiz(turn)
-        if where is None:
+        place = quiz_place(turn)
+        if place is None:
             show_menu(turn)
             return []
-        quiz, position = where
-        order = quiz_order(turn, quiz)
-        index = order[min(position, len(order) - 1)]
+        quiz, position, index = place.quiz, place.position, place.index
         question = quiz.questions[index]
         if turn.tracker.get_slot("answered"):
             turn.send(turn.render.note(turn._("You already answered this question."),

@@ -101,17 +101,21 @@ def _report(report_dir: Path) -> dict[str, Any]:
 
 
 def evaluate(settings: Settings, say: Callable[[str], None],
-             configs: tuple[str, ...] = ("safesteps", "rasa-init")) -> dict[str, Any]:
+             configs: tuple[str, ...] = ("safesteps", "rasa-init"),
+             candidates: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Train and score each named configuration; ``candidates`` adds pipelines to try."""
     library = ContentLibrary.load(settings)
     split = split_examples(library)
     out = settings.resolve(settings.build_dir) / "reports" / "eval"
-    shutil.rmtree(out, ignore_errors=True)
-    out.mkdir(parents=True)
+    out.mkdir(parents=True, exist_ok=True)
+    for name in [*configs, *(candidates or {})]:
+        shutil.rmtree(out / name, ignore_errors=True)
     rasa = str(rasa_executable(settings))
     results: dict[str, Any] = {}
-    for name in configs:
-        config = build_config(settings) if name == "safesteps" else RASA_INIT_CONFIG
-        config = {k: v for k, v in config.items() if v is not None}
+    known = {"safesteps": build_config(settings), "rasa-init": RASA_INIT_CONFIG,
+             **(candidates or {})}
+    for name in [*configs, *(candidates or {})]:
+        config = {k: v for k, v in known[name].items() if v is not None}
         folder = out / name
         (folder / "data").mkdir(parents=True)
         (folder / "config.yml").write_text(yaml.safe_dump(config, allow_unicode=True))
@@ -140,6 +144,9 @@ def evaluate(settings: Settings, say: Callable[[str], None],
                 raise AssistantError(f"[{name}] testing {locale} failed:\n"
                                      + tested.stderr[-2000:])
             results[name]["locales"][locale] = _report(report)
-    (out / "summary.json").write_text(json.dumps(results, ensure_ascii=False, indent=2) + "\n",
+    summary = out / "summary.json"
+    if summary.is_file():
+        results = {**json.loads(summary.read_text()), **results}
+    summary.write_text(json.dumps(results, ensure_ascii=False, indent=2) + "\n",
                                       encoding="utf-8")
     return results
