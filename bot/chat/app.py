@@ -27,7 +27,6 @@ import aiohttp
 from aiohttp import web
 
 from bot.content.library import ContentLibrary
-from bot.render import RenderedMessage
 from bot.safety.layer import SafetyLayer
 from bot.settings import Settings
 
@@ -306,7 +305,3 @@ def create_app(service: ChatService) -> web.Application:
     app.on_startup.append(on_startup)
     app.on_cleanup.append(on_cleanup)
     return app
-
-
-def to_messages(messages: list[RenderedMessage]) -> list[dict[str, Any]]:
-    return [m.as_json() for m in messages]

@@ -321,11 +321,8 @@ class Lexicon(Model):
         return len(self.words) + len(self.phrases) + len(self.misspellings) + len(self.emoji)
 
 
-FIELD_DESCRIPTIONS: dict[str, str] = {}
-for _model in (
-    Translation, Maintainer, Topic, PackMeta, Question, Step, Source, Lesson, Quiz, Faq,
-    FaqFile, EmergencyNumber, Hotline, CountryHotlines, LexiconExamples, Lexicon,
-):
-    for _name, _info in _model.model_fields.items():
-        if _info.description:
-            FIELD_DESCRIPTIONS.setdefault(_name, _info.description)
+# Every model of a pack file, for messages that need to know all field names.
+ALL_MODELS: tuple[type[BaseModel], ...] = (
+    PackMeta, Lesson, Step, Question, Quiz, Faq, FaqFile, Hotline, EmergencyNumber,
+    CountryHotlines, Lexicon, LexiconExamples, Translation, Source, Topic, Maintainer,
+)

@@ -106,23 +106,11 @@ def field_label(path: PathKey) -> str:
 
 @lru_cache(maxsize=1)
 def _known_fields() -> tuple[str, ...]:
-    names: set[str] = set()
-    for model in (
-        models.Translation, models.PackMeta, models.Topic, models.Maintainer, models.Question,
-        models.Step, models.Source, models.Lesson, models.Quiz, models.Faq, models.FaqFile,
-        models.EmergencyNumber, models.Hotline, models.CountryHotlines, models.Lexicon,
-        models.LexiconExamples,
-    ):
-        names.update(model.model_fields)
-    return tuple(sorted(names))
+    return tuple(sorted({name for model in models.ALL_MODELS for name in model.model_fields}))
 
 
 def _description(name: str) -> str:
-    for model in (
-        models.PackMeta, models.Lesson, models.Step, models.Question, models.Quiz, models.Faq,
-        models.Hotline, models.EmergencyNumber, models.CountryHotlines, models.Lexicon,
-        models.Translation, models.Source, models.Topic, models.Maintainer, models.FaqFile,
-    ):
+    for model in models.ALL_MODELS:
         info = model.model_fields.get(name)
         if info is not None and info.description:
             return info.description

@@ -19,7 +19,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from bot.content import models
 from bot.content.i18n import translation_status
 from bot.content.packs import Pack
-from bot.content.translations import text_status
+from bot.content.translations import iter_texts, text_status
 from bot.content.validate import ValidationReport, summarise
 from bot.i18n import Translator, country_name, format_date, language_name, own_language_name
 from bot.render import Renderer, audience_label
@@ -62,8 +62,6 @@ def _question(renderer: Renderer, question: models.Question) -> dict[str, Any]:
 
 def _badges(model: Any, locale: str, source_locale: str, _: Translator) -> list[dict[str, str]]:
     """Worst translation states of a lesson in this locale, shown next to its title."""
-    from bot.content.translations import iter_texts
-
     states = {text_status(v, locale, source_locale) for _p, v in iter_texts(model)}
     labels = {
         "missing": _("missing"), "stale": _("stale"), "draft": _("draft"),
