@@ -40,19 +40,20 @@ class PreviewSettings(BaseModel):
 
 
 def _default_pipeline() -> list[dict[str, Any]]:
+    """Chosen by `safesteps eval` on 2 cores (docs/nlu.md): Jieba splits Chinese (and Latin
+    words), character n-grams carry Vietnamese typed with or without tone marks, a logistic
+    regression classifies the kit's intents, the ResponseSelector picks the FAQ."""
     return [
         {"name": "JiebaTokenizer"},
         {"name": "CountVectorsFeaturizer"},
-        {"name": "CountVectorsFeaturizer", "analyzer": "char_wb", "min_ngram": 1, "max_ngram": 3,
-         "max_features": 20000},
-        {"name": "DIETClassifier", "epochs": 60, "constrain_similarities": True,
-         "entity_recognition": False, "number_of_transformer_layers": 0,
-         "hidden_layers_sizes": {"text": [256, 128]}, "batch_size": [64, 256]},
-        {"name": "ResponseSelector", "retrieval_intent": "faq", "epochs": 60,
+        {"name": "CountVectorsFeaturizer", "analyzer": "char_wb", "min_ngram": 1,
+         "max_ngram": 4},
+        {"name": "LogisticRegressionClassifier", "max_iter": 200},
+        {"name": "ResponseSelector", "retrieval_intent": "faq", "epochs": 150,
          "constrain_similarities": True, "number_of_transformer_layers": 0,
          "hidden_layers_sizes": {"text": [256, 128], "label": [256, 128]},
          "batch_size": [64, 256]},
-        {"name": "FallbackClassifier", "threshold": 0.4, "ambiguity_threshold": 0.05},
+        {"name": "FallbackClassifier", "threshold": 0.3, "ambiguity_threshold": 0.05},
     ]
 
 

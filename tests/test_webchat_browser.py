@@ -52,11 +52,15 @@ def page(browser: Any) -> Iterator[Any]:
     assert errors == []
 
 
+# The page's Content-Security-Policy forbids eval, so waits use locators (which run in
+# Playwright's isolated world), never wait_for_function.
+
+
 def press_and_wait(page: Any, button: Any) -> None:
     """Press a button and wait until the bot has answered."""
     before = page.locator(".msg.bot").count()
     button.click()
-    page.wait_for_function(f"document.querySelectorAll('.msg.bot').length > {before}")
+    page.locator(".msg.bot").nth(before).wait_for()
 
 
 def bot_text(page: Any) -> str:
@@ -66,7 +70,7 @@ def bot_text(page: Any) -> str:
 @pytest.mark.parametrize("locale", SHIPPED_LOCALES)
 def test_a_conversation_in_each_locale(stack: Running, page: Any, locale: str) -> None:
     page.goto(f"{stack.url}/?lang={locale}")
-    page.wait_for_function(f"document.querySelector('#log').innerText.includes({WHAT_TO_DO[locale]!r})")
+    page.locator(".msg.bot", has_text=WHAT_TO_DO[locale]).wait_for()
     assert page.locator("html").get_attribute("lang") == locale
     # Lessons → who I am (first audience) → first lesson: step 1 with its buttons.
     press_and_wait(page, page.locator(".choices button").first)
@@ -84,9 +88,11 @@ def test_typed_html_is_shown_as_text_and_danger_gets_the_numbers(stack: Running,
                                                                 ) -> None:
     page.goto(f"{stack.url}/?lang=en")
     page.wait_for_selector(".msg.bot")
+    before = page.locator(".msg.bot").count()
     page.fill("#text", "<img src=x onerror=alert(1)> they took my passport and locked me in")
     page.keyboard.press("Enter")
-    page.wait_for_function("document.querySelector('#log').innerText.includes('110')")
+    page.locator(".msg.bot").nth(before).wait_for()
+    assert "110" in page.locator(".msg.bot").last.inner_text()
     assert page.locator(".msg.me").last.inner_text().startswith("<img src=x")
     assert page.locator("img").count() == 0
     assert "not your fault" in bot_text(page)
@@ -98,8 +104,8 @@ def test_keyboard_only(stack: Running, page: Any) -> None:
     assert page.evaluate("document.activeElement.id") == "text"  # the input has focus
     page.keyboard.type("hello")
     page.keyboard.press("Enter")
-    page.wait_for_function("document.querySelectorAll('.msg.me').length === 1")
-    page.wait_for_function("document.querySelectorAll('.msg.bot').length >= 2")
+    page.locator(".msg.me").first.wait_for()
+    page.locator(".msg.bot").nth(1).wait_for()
     for _ in range(40):  # Tab to the newest enabled button
         page.keyboard.press("Tab")
         focused = page.evaluate(
@@ -109,8 +115,7 @@ def test_keyboard_only(stack: Running, page: Any) -> None:
             break
     title = page.evaluate("document.activeElement.textContent")
     page.keyboard.press("Enter")
-    page.wait_for_function(f"Array.from(document.querySelectorAll('.msg.me')).some("
-                           f"m => m.textContent === {title!r})")
+    page.locator(".msg.me", has_text=title).first.wait_for()
 
 
 def test_quick_exit_clears_the_chat_and_leaves(stack: Running, page: Any) -> None:
