@@ -227,6 +227,7 @@ def bench_assistant() -> list[str]:
     started = time.perf_counter()
     result = subprocess.run([sys.executable, "-m", "bot", "train"], cwd=ROOT,
                             capture_output=True, text=True, check=True)
+    train_seconds = time.perf_counter() - started
     trained = "Trained" in result.stderr
     train_line = next((line for line in result.stderr.splitlines() if "Trained" in line
                        or "up to date" in line), "")
@@ -243,8 +244,8 @@ def bench_assistant() -> list[str]:
     lines = [
         "## The assistant: chat API beside bare Rasa, same model, same run",
         "",
-        f"Model: {'trained in this run' if trained else 'cached'} ({train_line.strip()}; "
-        f"{time.perf_counter() - started - ready_seconds:.0f} s including the check). Stack "
+        f"Model: {'trained in this run' if trained else 'cached'} ({train_line.strip()} "
+        f"`safesteps train` took {train_seconds:.0f} s). Stack "
         f"start until /healthz answers (model load included): {ready_seconds:.0f} s. "
         f"Rasa server memory (RSS, with its children): {rss:.0f} MB.",
         "",
