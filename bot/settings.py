@@ -45,10 +45,10 @@ def _default_pipeline() -> list[dict[str, Any]]:
     regression classifies the kit's intents, the ResponseSelector picks the FAQ."""
     return [
         {"name": "JiebaTokenizer"},
-        {"name": "CountVectorsFeaturizer"},
-        {"name": "CountVectorsFeaturizer", "analyzer": "char_wb", "min_ngram": 1,
-         "max_ngram": 4},
-        {"name": "LogisticRegressionClassifier", "max_iter": 200},
+        {"name": "CountVectorsFeaturizer", "min_ngram": 1, "max_ngram": 2},
+        {"name": "CountVectorsFeaturizer", "analyzer": "char_wb", "min_ngram": 2,
+         "max_ngram": 5},
+        {"name": "LogisticRegressionClassifier", "max_iter": 300},
         {"name": "ResponseSelector", "retrieval_intent": "faq", "epochs": 150,
          "constrain_similarities": True, "number_of_transformer_layers": 0,
          "hidden_layers_sizes": {"text": [256, 128], "label": [256, 128]},
