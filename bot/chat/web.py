@@ -4,11 +4,11 @@ without Telegram. Interface strings come from the Babel catalogs; pack text from
 from __future__ import annotations
 
 from aiohttp import web
-from jinja2 import PackageLoader, StrictUndefined, select_autoescape
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from bot.content.library import ContentLibrary
 from bot.i18n import Translator, own_language_name
+from bot.render import create_environment
 from bot.settings import Settings
 
 # The page may only talk to its own server; no third-party anything.
@@ -36,16 +36,7 @@ def add_web_chat(app: web.Application, settings: Settings, library: ContentLibra
 
     def environment(locale: str) -> ImmutableSandboxedEnvironment:
         if locale not in environments:
-            env = ImmutableSandboxedEnvironment(
-                loader=PackageLoader("bot.chat", "templates"),
-                autoescape=select_autoescape(enabled_extensions=("j2", "html"), default=True),
-                undefined=StrictUndefined,
-                extensions=["jinja2.ext.i18n"],
-            )
-            translator = Translator(locale)
-            env.install_gettext_callables(  # type: ignore[attr-defined]
-                gettext=translator.gettext, ngettext=translator.ngettext, newstyle=False)
-            environments[locale] = env
+            environments[locale] = create_environment(Translator(locale), "bot.chat")
         return environments[locale]
 
     async def page(request: web.Request) -> web.Response:

@@ -13,29 +13,13 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from jinja2 import PackageLoader, StrictUndefined, select_autoescape
-from jinja2.sandbox import ImmutableSandboxedEnvironment
-
 from bot.content import models
 from bot.content.i18n import translation_status
 from bot.content.packs import Pack
 from bot.content.translations import iter_texts, text_status
 from bot.content.validate import ValidationReport, summarise
 from bot.i18n import Translator, country_name, format_date, language_name, own_language_name
-from bot.render import Renderer, audience_label
-
-
-def _environment(translator: Translator) -> ImmutableSandboxedEnvironment:
-    env = ImmutableSandboxedEnvironment(
-        loader=PackageLoader("bot.preview", "templates"),
-        autoescape=select_autoescape(enabled_extensions=("j2", "html"), default=True),
-        undefined=StrictUndefined,
-        extensions=["jinja2.ext.i18n"],
-    )
-    env.install_gettext_callables(  # type: ignore[attr-defined]
-        gettext=translator.gettext, ngettext=translator.ngettext, newstyle=False
-    )
-    return env
+from bot.render import Renderer, audience_label, create_environment
 
 
 def _page_name(locale: str) -> str:
@@ -204,7 +188,7 @@ def build_site(report: ValidationReport, out: Path, today: dt.date | None = None
         for p in report.packs if p.meta and p.meta.model
     ]
     pages = []
-    index = _environment(english).get_template("index.html.j2").render(
+    index = create_environment(english, "bot.preview").get_template("index.html.j2").render(
         lang="en", all_locales=nav, built=built, packs=packs, status=rows, counts=counts,
         **problems,
     )
@@ -212,7 +196,7 @@ def build_site(report: ValidationReport, out: Path, today: dt.date | None = None
     pages.append(out / "index.html")
     for loc in locales:
         translator = Translator(loc)
-        page = _environment(translator).get_template("locale.html.j2").render(
+        page = create_environment(translator, "bot.preview").get_template("locale.html.j2").render(
             lang=loc, all_locales=nav, built=format_date(today or dt.date.today(), loc),
             language=own_language_name(loc), **problems,
             **_locale_context(report.packs, loc, fallback),

@@ -33,15 +33,13 @@ class MessageLimitError(ValueError):
 
 
 def create_environment(translator: Translator | None = None,
-                       autoescape_html: bool = True) -> ImmutableSandboxedEnvironment:
-    """The kit's jinja2 environment: sandboxed, autoescaped, strict, with gettext installed."""
+                       package: str = "bot.render") -> ImmutableSandboxedEnvironment:
+    """The kit's one jinja2 environment factory: sandboxed, autoescaped, strict about unknown
+    values, with the interface catalog installed. ``package`` holds the templates folder."""
     env = ImmutableSandboxedEnvironment(
-        loader=PackageLoader("bot.render", "templates"),
+        loader=PackageLoader(package, "templates"),
         autoescape=select_autoescape(
-            enabled_extensions=("html", "j2") if autoescape_html else (),
-            default_for_string=autoescape_html,
-            default=autoescape_html,
-        ),
+            enabled_extensions=("html", "j2"), default_for_string=True, default=True),
         undefined=StrictUndefined,
         extensions=["jinja2.ext.i18n"],
         trim_blocks=False,
