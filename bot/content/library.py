@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from functools import cached_property
 
 from bot.content import models
 from bot.content.packs import Pack
@@ -26,7 +25,6 @@ class ContentLibrary:
     faqs: dict[str, models.Faq] = field(default_factory=dict)
     hotlines: dict[str, models.CountryHotlines] = field(default_factory=dict)
     lexicons: dict[str, models.Lexicon] = field(default_factory=dict)
-    topics: dict[str, models.Topic] = field(default_factory=dict)
     locales: list[str] = field(default_factory=list)
     source_locale: str = "en"
 
@@ -47,8 +45,6 @@ class ContentLibrary:
             if meta is not None:
                 self.source_locale = meta.source_locale
                 self.locales += [loc for loc in meta.locales if loc not in self.locales]
-                for topic in meta.topics:
-                    self.topics.setdefault(topic.id, topic)
             for lesson_file in pack.lessons:
                 if lesson_file.model is not None:
                     self.lessons.setdefault(lesson_file.model.id, lesson_file.model)
@@ -99,8 +95,3 @@ class ContentLibrary:
         if country and country.upper() in self.hotlines:
             return self.hotlines[country.upper()]
         return None
-
-    @cached_property
-    def audiences(self) -> list[str]:
-        present = {lesson.audience for lesson in self.lessons.values()}
-        return [a for a in models.AUDIENCES if a in present]

@@ -47,12 +47,6 @@ class Pack:
     lexicons: list[LoadedFile[models.Lexicon]] = field(default_factory=list)
     unknown: list[Path] = field(default_factory=list)
 
-    @property
-    def id(self) -> str:
-        if self.meta and self.meta.model:
-            return self.meta.model.id
-        return self.location.content.name
-
     def all_files(self) -> list[LoadedFile[Any]]:
         files: list[LoadedFile[Any]] = [self.meta] if self.meta else []
         for group in (self.lessons, self.quizzes, self.faqs, self.hotlines, self.lexicons):
