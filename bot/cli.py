@@ -232,10 +232,13 @@ def _say(message: str) -> None:
 def cmd_up(args: argparse.Namespace) -> int:
     import asyncio
     import logging
+    import os
 
     from bot.stack import serve
+    from bot.telegram.redact import install
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    install(os.environ.get("SAFESTEPS_TELEGRAM_TOKEN"))
     settings = _settings()
     asyncio.run(serve(
         settings,
@@ -273,6 +276,21 @@ def cmd_eval(args: argparse.Namespace) -> int:
             for confusion, n in row["confusions"].items():
                 print(f"           {n} × {confusion}")
     print("Full reports: build/reports/eval/", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_purge(args: argparse.Namespace) -> int:
+    from bot.chat.retention import purge_conversations
+
+    settings = _settings()
+    days = args.days if args.days is not None else settings.retention_days
+    if days < 1:
+        print("--days must be 1 or more.", file=sys.stderr)
+        return EXIT_USAGE
+    db = settings.resolve(settings.build_dir) / "var" / "conversations.sqlite"
+    purged = purge_conversations(db, days)
+    print(f"Deleted {purged.events} stored events older than {days} days "
+          f"({purged.conversations} whole conversations).")
     return EXIT_OK
 
 
@@ -336,6 +354,12 @@ def build_parser() -> argparse.ArgumentParser:
     evaluation.add_argument("--candidate", action="append", metavar="FILE",
                             help="also try the pipeline in this YAML file (repeatable)")
     evaluation.set_defaults(handler=_assistant_errors(cmd_eval))
+    purge = sub.add_parser(
+        "purge", help="delete stored conversations older than retention_days now",
+        description="The chat API does this every hour by itself; use this from cron or "
+        "after lowering retention_days.")
+    purge.add_argument("--days", type=int, help="a shorter limit for this run only")
+    purge.set_defaults(handler=cmd_purge)
     shell = sub.add_parser("shell", help="chat with SafeSteps in this terminal")
     shell.add_argument("--url", help="a running chat API (default: the one in config.yml)")
     shell.add_argument("--locale", help="your language, such as en, zh-Hans or vi")

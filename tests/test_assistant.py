@@ -261,6 +261,27 @@ def test_forget_me_deletes_the_conversation(stack: Running) -> None:
     assert WHAT_TO_DO["en"] in texts(stack.chat(user, "/menu", locale="en"))
 
 
+def test_conversations_older_than_the_retention_limit_are_deleted(stack: Running) -> None:
+    """`safesteps purge` (the chat API runs the same every hour) deletes old events only."""
+    old, recent = stack.new_user(), stack.new_user()
+    for user in (old, recent):
+        stack.chat(user, '/open_lesson{"l":"teens-helping-a-friend"}', locale="en")
+        stack.chat(user, "/next")
+    # Make the first conversation 31 days old, as if it had happened then.
+    with sqlite3.connect(ROOT / "build" / "var" / "conversations.sqlite") as db:
+        db.execute("UPDATE events SET timestamp = timestamp - ? WHERE sender_id = ?",
+                   (31 * 24 * 3600, _pseudonym(old)))
+    purged = subprocess.run([sys.executable, "-m", "bot", "purge"], cwd=ROOT,
+                            capture_output=True, text=True, check=False)
+    assert purged.returncode == 0, purged.stderr
+    assert "older than 30 days" in purged.stdout
+    assert _stored_events(_pseudonym(old)) == 0
+    assert _stored_events(_pseudonym(recent)) > 0
+    # The recent one goes on where it was; the old one starts afresh, with no error.
+    assert "Step 3 of" in texts(stack.chat(recent, "/next"))
+    assert WHAT_TO_DO["zh-Hans"] in texts(stack.chat(old, "/menu"))
+
+
 STATES = {
     "menu": "/menu",
     "mid-lesson": '/open_lesson{"l":"teens-too-good-to-be-true-jobs"}',

@@ -26,6 +26,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from bot.chat.retention import purge_forever
 from bot.content.library import ContentLibrary
 from bot.safety.layer import SafetyLayer
 from bot.settings import Settings
@@ -100,6 +101,23 @@ class RasaClient:
             raise RasaUnavailable("unexpected reply")
         return [m for m in data if isinstance(m, dict)]
 
+    async def intent(self, message: str) -> str | None:
+        """The NLU's reading of ``message`` alone (no dialogue, no action server), or None."""
+        assert self.session is not None
+        params = {"token": self.token} if self.token else {}
+        try:
+            async with self.session.post(f"{self.url}/model/parse", params=params,
+                                         json={"text": message},
+                                         timeout=aiohttp.ClientTimeout(total=3)) as resp:
+                if resp.status != 200:
+                    return None
+                data = await resp.json(content_type=None)
+        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError):
+            return None
+        intent = data.get("intent") if isinstance(data, dict) else None
+        name = intent.get("name") if isinstance(intent, dict) else None
+        return name if isinstance(name, str) else None
+
     async def ready(self) -> bool:
         """True when the server answers and has a model loaded."""
         assert self.session is not None
@@ -136,6 +154,11 @@ class ChatService:
     def pseudonym(self, user: str) -> str:
         return hmac.new(self.secret, user.encode("utf-8"), hashlib.sha256).hexdigest()[:32]
 
+    def locale_of(self, user: str) -> str | None:
+        """The language this conversation is in, if the chat API has seen it since it started."""
+        ctx = self.contexts.get(self.pseudonym(user))
+        return ctx.locale if ctx is not None else None
+
     def _context(self, sender: str, locale: str | None, country: str | None) -> UserContext:
         ctx = self.contexts.get(sender)
         if ctx is None:
@@ -170,8 +193,14 @@ class ChatService:
                 if not raw:
                     raise RasaUnavailable("empty reply")
             except RasaUnavailable as err:
-                log.warning("assistant unavailable (%s): answering with the menu", err)
                 ctx.synced = None
+                # With only the action server down, Rasa can still read the message: danger
+                # that the lexicons missed is then answered from the packs all the same.
+                if await self.rasa.intent(message) == "danger":
+                    log.warning("assistant unavailable (%s): danger answered from the packs",
+                                err)
+                    return [self.safety.emergency_reply(ctx.locale, ctx.country).as_json()]
+                log.warning("assistant unavailable (%s): answering with the menu", err)
                 return self.apology(ctx.locale, ctx.country)
             return await self._translate(sender, ctx, raw)
 
@@ -296,8 +325,16 @@ def create_app(service: ChatService) -> web.Application:
 
     async def on_startup(app: web.Application) -> None:
         await service.rasa.start()
+        if service.tracker_db is not None:
+            app["retention"] = asyncio.ensure_future(
+                purge_forever(service.tracker_db, service.settings.retention_days))
 
     async def on_cleanup(app: web.Application) -> None:
+        task = app.get("retention")
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         await service.rasa.close()
 
     app.router.add_post("/api/chat", chat)
