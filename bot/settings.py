@@ -8,7 +8,7 @@ environment (``SAFESTEPS_TELEGRAM_TOKEN``, ``SAFESTEPS_SECRET``).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -48,6 +48,10 @@ def _default_pipeline() -> list[dict[str, Any]]:
         {"name": "CountVectorsFeaturizer", "min_ngram": 1, "max_ngram": 2},
         {"name": "CountVectorsFeaturizer", "analyzer": "char_wb", "min_ngram": 2,
          "max_ngram": 5},
+        # Words and word pairs with tone marks and accents removed: Vietnamese is often typed
+        # without them ("cuu toi" for "cứu tôi").
+        {"name": "CountVectorsFeaturizer", "min_ngram": 1, "max_ngram": 2,
+         "strip_accents": "unicode"},
         {"name": "LogisticRegressionClassifier", "max_iter": 300},
         {"name": "ResponseSelector", "retrieval_intent": "faq", "epochs": 150,
          "constrain_similarities": True, "number_of_transformer_layers": 0,
@@ -103,6 +107,35 @@ class ChatSettings(BaseModel):
     users are (in mainland China too)."""
 
 
+class TelegramSettings(BaseModel):
+    """The Telegram bot (on when SAFESTEPS_TELEGRAM_TOKEN is set)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    mode: Literal["polling", "webhook"] = "polling"
+    """polling works from a laptop with no public address; webhook is for production and needs
+    webhook_url and SAFESTEPS_TELEGRAM_WEBHOOK_SECRET."""
+
+    webhook_url: str | None = None
+    """The public https address Telegram posts updates to (it must reach webhook_path)."""
+
+    webhook_path: str = "/telegram/webhook"
+    """Where the chat API server takes Telegram's updates in webhook mode."""
+
+    quiz_style: Literal["poll", "buttons"] = "poll"
+    """Quiz questions in private chats: Telegram's native quiz polls (single-answer and
+    true/false questions) or inline buttons. Groups and multiple-answer questions use buttons."""
+
+    private_messages_per_second: float = Field(default=1.0, gt=0)
+    """Telegram's flood limits, kept by the send queue: per private chat ..."""
+
+    group_messages_per_minute: float = Field(default=20.0, gt=0)
+    """... per group ..."""
+
+    messages_per_second: float = Field(default=30.0, gt=0)
+    """... and for the whole bot."""
+
+
 class Settings(BaseModel):
     """Everything `config.yml` may set, with the defaults used when it does not."""
 
@@ -142,6 +175,9 @@ class Settings(BaseModel):
     chat: ChatSettings = Field(default_factory=ChatSettings)
     """The chat API and web pages."""
 
+    telegram: TelegramSettings = Field(default_factory=TelegramSettings)
+    """The Telegram bot."""
+
     root: Path = Field(default=Path("."), exclude=True)
     """The folder config.yml was read from; relative paths are relative to it."""
 
@@ -157,7 +193,8 @@ class Settings(BaseModel):
 
 def _setting_names() -> tuple[str, ...]:
     names: set[str] = set()
-    for model in (Settings, PackSetting, PreviewSettings, AssistantSettings, ChatSettings):
+    for model in (Settings, PackSetting, PreviewSettings, AssistantSettings, ChatSettings,
+                  TelegramSettings):
         names |= set(model.model_fields)
     return tuple(sorted(names))
 

@@ -19,7 +19,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -181,9 +181,92 @@ def make_service(settings: Settings, rasa_url: str, token: str | None) -> ChatSe
     return service
 
 
+@dataclass
+class TelegramPlan:
+    """What the environment asks of the Telegram gateway, checked before anything starts."""
+
+    token: str
+    api_url: str | None
+    webhook: tuple[str, str] | None  # (public url, secret) in webhook mode
+
+
+def telegram_plan(settings: Settings, env: dict[str, str]) -> TelegramPlan | None:
+    """None without SAFESTEPS_TELEGRAM_TOKEN; AssistantError when the setup cannot work."""
+    from aiogram.utils.token import TokenValidationError, validate_token
+
+    from bot.telegram.gateway import WebhookError, webhook_secret
+
+    token = env.get("SAFESTEPS_TELEGRAM_TOKEN", "").strip()
+    if not token:
+        return None
+    try:
+        validate_token(token)
+    except TokenValidationError:
+        raise AssistantError("SAFESTEPS_TELEGRAM_TOKEN does not look like a bot token (digits, "
+                             "a colon, then letters): copy it again from @BotFather.") from None
+    api_url = env.get("SAFESTEPS_TELEGRAM_API_URL", "").strip() or None
+    if api_url is not None and not api_url.startswith(("http://", "https://")):
+        raise AssistantError("SAFESTEPS_TELEGRAM_API_URL should be the address of a Bot API "
+                             "server, such as http://127.0.0.1:8081")
+    webhook = None
+    if settings.telegram.mode == "webhook":
+        try:
+            webhook = webhook_secret(settings, env.get("SAFESTEPS_TELEGRAM_WEBHOOK_SECRET"))
+        except WebhookError as err:
+            raise AssistantError(str(err)) from None
+    return TelegramPlan(token, api_url, webhook)
+
+
+async def start_telegram(plan: TelegramPlan, settings: Settings, service: ChatService,
+                         app: web.Application, say: Callable[[str], None]
+                         ) -> Callable[[], Awaitable[None]]:
+    """Start the gateway (polling, or the webhook route on ``app``); returns its stop."""
+    from aiogram.exceptions import TelegramAPIError, TelegramUnauthorizedError
+
+    from bot.telegram.gateway import ALLOWED_UPDATES, Gateway, make_bot, webhook_handler
+
+    bot = make_bot(plan.token, plan.api_url)
+    gateway = Gateway(settings, service, bot)
+    try:
+        await gateway.start()
+    except TelegramUnauthorizedError:
+        await bot.session.close()
+        raise AssistantError("Telegram refused SAFESTEPS_TELEGRAM_TOKEN: check it with "
+                             "@BotFather, or unset it to run without Telegram.") from None
+    except (TelegramAPIError, OSError) as err:
+        await bot.session.close()
+        raise AssistantError(f"Could not reach the Telegram Bot API ({type(err).__name__}). "
+                             "Check the network (or SAFESTEPS_TELEGRAM_API_URL), or unset "
+                             "SAFESTEPS_TELEGRAM_TOKEN to run without Telegram.") from None
+    polling: asyncio.Task[None] | None = None
+    if plan.webhook is not None:
+        url, secret = plan.webhook
+        app.router.add_post(settings.telegram.webhook_path, webhook_handler(gateway, secret))
+        await bot.set_webhook(url, secret_token=secret, allowed_updates=ALLOWED_UPDATES)
+        say(f"Telegram: @{gateway.username} takes updates by webhook at "
+            f"{settings.telegram.webhook_path}.")
+    else:
+        await bot.delete_webhook()
+        polling = asyncio.ensure_future(gateway.dispatcher.start_polling(
+            bot, handle_signals=False, close_bot_session=False,
+            allowed_updates=ALLOWED_UPDATES))
+        say(f"Telegram: @{gateway.username} is polling for updates.")
+
+    async def stop() -> None:
+        if polling is not None:
+            with contextlib.suppress(RuntimeError):
+                await gateway.dispatcher.stop_polling()
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(polling, 10)
+        await bot.session.close()
+
+    return stop
+
+
 async def serve(settings: Settings, host: str, port: int, rasa_port: int, action_port: int,
                 say: Callable[[str], None]) -> None:
     """Run the whole stack until SIGINT or SIGTERM, then stop every part of it."""
+    plan = telegram_plan(settings, dict(os.environ))
     if not port_free(host, port):
         raise AssistantError(f"Port {port} is already in use: is SafeSteps already running? "
                              f"Stop it, or start with --port {port + 1}.")
@@ -194,6 +277,7 @@ async def serve(settings: Settings, host: str, port: int, rasa_port: int, action
         loop.add_signal_handler(sig, stop.set)
     state_file = settings.resolve(settings.build_dir) / "var" / "stack.json"
     runner: web.AppRunner | None = None
+    stop_telegram: Callable[[], Awaitable[None]] | None = None
     try:
         say("Starting the action server and the Rasa server ...")
         stack.start()
@@ -208,6 +292,8 @@ async def serve(settings: Settings, host: str, port: int, rasa_port: int, action
         service = make_service(settings, stack.rasa_url, stack.token)
         app = create_app(service)
         add_web_chat(app, settings, service.library)
+        if plan is not None:
+            stop_telegram = await start_telegram(plan, settings, service, app, say)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         await web.TCPSite(runner, host, port).start()
@@ -218,6 +304,8 @@ async def serve(settings: Settings, host: str, port: int, rasa_port: int, action
         await stop.wait()
         say("Stopping ...")
     finally:
+        if stop_telegram is not None:
+            await stop_telegram()
         if runner is not None:
             await runner.cleanup()
         stack.stop()

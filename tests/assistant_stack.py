@@ -18,6 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from tests.conftest import ROOT
+from tests.telegram_standin import StandIn
+
+# A made-up token in the right shape: the stack's Telegram gateway talks to the stand-in only.
+TELEGRAM_TOKEN = "123456789:SafeStepsTest-token_not-real-0000000"
 
 _users = count()
 
@@ -39,6 +43,7 @@ class Running:
     url: str
     ports: dict[str, int]
     log: Path
+    telegram: StandIn
     users: list[str] = field(default_factory=list)
 
     def post(self, body: Any, raw: bytes | None = None) -> tuple[int, dict[str, Any]]:
@@ -76,11 +81,14 @@ def train_model() -> None:
 def start_stack(tmp: Path) -> Running:
     ports = {"chat": free_port(), "rasa": free_port(), "action": free_port()}
     log = tmp / "up.log"
+    telegram = StandIn(TELEGRAM_TOKEN).start()
+    env = {**os.environ, "SAFESTEPS_TELEGRAM_TOKEN": TELEGRAM_TOKEN,
+           "SAFESTEPS_TELEGRAM_API_URL": telegram.url}
     with log.open("w") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "bot", "up", "--port", str(ports["chat"]),
              "--rasa-port", str(ports["rasa"]), "--action-port", str(ports["action"])],
-            cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, text=True,
+            cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, text=True, env=env,
         )
     url = f"http://127.0.0.1:{ports['chat']}"
     deadline = time.monotonic() + 480
@@ -90,7 +98,7 @@ def start_stack(tmp: Path) -> Running:
         try:
             with urllib.request.urlopen(f"{url}/healthz", timeout=5) as response:
                 if response.status == 200:
-                    return Running(process, url, ports, log)
+                    return Running(process, url, ports, log, telegram)
         except urllib.error.HTTPError as err:
             err.close()  # 503 while the model loads
         except (urllib.error.URLError, OSError):
@@ -102,4 +110,7 @@ def start_stack(tmp: Path) -> Running:
 
 def stop_stack(running: Running) -> int:
     running.process.send_signal(signal.SIGTERM)
-    return running.process.wait(timeout=60)
+    try:
+        return running.process.wait(timeout=60)
+    finally:
+        running.telegram.stop()

@@ -50,7 +50,13 @@ def update_golden() -> bool:
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     """The whole SafeSteps stack, started once for the session by `safesteps up`."""
-    from tests.assistant_stack import port_open, start_stack, stop_stack, train_model
+    from tests.assistant_stack import (
+        TELEGRAM_TOKEN,
+        port_open,
+        start_stack,
+        stop_stack,
+        train_model,
+    )
 
     train_model()
     running = start_stack(tmp_path_factory.mktemp("stack"))
@@ -63,5 +69,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
         assert not port_open(port), f"port {port} is still open after Ctrl-C"
     # Nothing a user typed, and no raw user id, ever reaches the logs.
     assert CANARY not in log
+    assert TELEGRAM_TOKEN.split(":")[1] not in log
+    assert "7700000" not in log  # no Telegram user id (tests/test_telegram.py) either
     for user in running.users:
         assert user not in log
