@@ -38,3 +38,13 @@ def test_old_events_go_and_recent_ones_stay(tmp_path: Path) -> None:
         left = connection.execute("SELECT sender_id FROM events ORDER BY id").fetchall()
     assert left == [("active",), ("new",)]
     assert purge_conversations(db, 30, now=now).events == 0  # running again changes nothing
+
+
+def test_the_written_policy_matches_the_configured_retention() -> None:
+    from bot.settings import load_settings
+    from tests.conftest import ROOT
+
+    days = load_settings(ROOT).retention_days
+    policy = (ROOT / "docs" / "privacy.md").read_text(encoding="utf-8")
+    assert f"**{days} days** (`retention_days: {days}`)" in policy
+    assert f"After {days} days, by itself" in policy
