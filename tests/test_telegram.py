@@ -449,3 +449,26 @@ def test_lesson_images_are_sent_and_only_from_inside_the_pack(
     finally:
         tg.stop()
     assert calls == ["sendPhoto", "sendMessage", "sendMessage", "sendMessage"]
+
+
+def test_payloads_longer_than_64_bytes_travel_by_a_short_key() -> None:
+    from bot.stack import make_service
+    from bot.telegram.gateway import Gateway, make_bot
+
+    settings = load_settings(ROOT)
+
+    async def scenario() -> None:
+        bot = make_bot(TELEGRAM_TOKEN, "http://127.0.0.1:9")
+        gateway = Gateway(settings, make_service(settings, "http://127.0.0.1:9", None), bot)
+        long = '/open_lesson{"l":"' + "课" * 30 + '"}'  # 90 bytes in UTF-8
+        markup = gateway.keyboard([{"title": "Open", "payload": long},
+                                   {"title": "Menu", "payload": "/menu"}])
+        assert markup is not None
+        data = [row[0].callback_data for row in markup.inline_keyboard]
+        assert data[1] == "/menu"  # short payloads go as they are
+        assert data[0] is not None and len(data[0].encode()) <= 64
+        assert gateway.resolve(data[0]) == long
+        assert gateway.resolve("#unknown") is None  # an expired key: the menu, with a note
+        await bot.session.close()
+
+    asyncio.run(scenario())

@@ -162,7 +162,7 @@ class Gateway:
         self.long_payloads: OrderedDict[str, str] = OrderedDict()
         self.polls: OrderedDict[str, AskedPoll] = OrderedDict()
         self.sent: OrderedDict[int, deque[tuple[int, float]]] = OrderedDict()
-        self.turns: dict[int, asyncio.Lock] = {}
+        self.turns: OrderedDict[int, asyncio.Lock] = OrderedDict()
         self.dispatcher = self._build_dispatcher()
 
     # Interface strings ------------------------------------------------------------------------
@@ -196,13 +196,14 @@ class Gateway:
         lock = self.turns.get(chat_id)
         if lock is None:
             lock = self.turns[chat_id] = asyncio.Lock()
-        try:
-            async with lock:
-                messages = await self.service.reply(key, text, None if known else locale)
-                await self.deliver(chat_id, messages)
-        finally:
-            if not lock.locked() and self.turns.get(chat_id) is lock:
-                del self.turns[chat_id]
+            if len(self.turns) > REMEMBERED_CHATS:  # forget the oldest idle chats
+                idle = [c for c, held in self.turns.items() if not held.locked()]
+                for old in idle[: len(self.turns) - REMEMBERED_CHATS]:
+                    del self.turns[old]
+        self.turns.move_to_end(chat_id)
+        async with lock:
+            messages = await self.service.reply(key, text, None if known else locale)
+            await self.deliver(chat_id, messages)
 
     async def deliver(self, chat_id: int, messages: list[dict[str, Any]], *,
                       urgent: bool = False) -> None:
