@@ -256,7 +256,7 @@ async def start_telegram(plan: TelegramPlan, settings: Settings, service: ChatSe
         if polling is not None:
             with contextlib.suppress(RuntimeError):
                 await gateway.dispatcher.stop_polling()
-            with contextlib.suppress(asyncio.CancelledError):
+            with contextlib.suppress(asyncio.CancelledError, asyncio.TimeoutError):
                 await asyncio.wait_for(polling, 10)
         await bot.session.close()
 
