@@ -280,6 +280,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_purge(args: argparse.Namespace) -> int:
+    from bot.assistant.project import conversation_store
     from bot.chat.retention import purge_conversations
 
     settings = _settings()
@@ -287,8 +288,7 @@ def cmd_purge(args: argparse.Namespace) -> int:
     if days < 1:
         print("--days must be 1 or more.", file=sys.stderr)
         return EXIT_USAGE
-    db = settings.resolve(settings.build_dir) / "var" / "conversations.sqlite"
-    purged = purge_conversations(db, days)
+    purged = purge_conversations(conversation_store(settings), days)
     print(f"Deleted {purged.events} stored events older than {days} days "
           f"({purged.conversations} whole conversations).")
     return EXIT_OK

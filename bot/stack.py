@@ -26,7 +26,7 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
-from bot.assistant.project import write_endpoints
+from bot.assistant.project import conversation_store, write_endpoints
 from bot.assistant.training import AssistantError, current_model, rasa_environment, rasa_executable
 from bot.chat.app import ChatService, RasaClient, create_app, load_secret
 from bot.chat.web import add_web_chat
@@ -176,7 +176,7 @@ def make_service(settings: Settings, rasa_url: str, token: str | None) -> ChatSe
         library=ContentLibrary.load(settings),
         rasa=RasaClient(rasa_url, token, settings.assistant.reply_timeout_seconds),
         secret=load_secret(var_dir, os.environ.get("SAFESTEPS_SECRET")),
-        tracker_db=var_dir / "conversations.sqlite",
+        tracker_db=conversation_store(settings),
     )
     return service
 

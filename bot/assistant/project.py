@@ -257,13 +257,21 @@ def build_config(settings: Settings) -> dict[str, Any]:
     }
 
 
+CONVERSATION_STORE = "conversations.sqlite"
+
+
+def conversation_store(settings: Settings) -> Path:
+    """The SQLite file Rasa keeps conversations in (its tracker store)."""
+    return settings.resolve(settings.build_dir) / "var" / CONVERSATION_STORE
+
+
 def build_endpoints(settings: Settings, var_dir: Path, action_port: int | None = None
                     ) -> dict[str, Any]:
     port = action_port or settings.assistant.action_port
     return {
         "action_endpoint": {"url": f"http://127.0.0.1:{port}/webhook"},
         "tracker_store": {"type": "SQL", "dialect": "sqlite",
-                          "db": str((var_dir / "conversations.sqlite").resolve())},
+                          "db": str((var_dir / CONVERSATION_STORE).resolve())},
     }
 
 
