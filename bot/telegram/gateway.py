@@ -360,8 +360,10 @@ class Gateway:
         dispatcher.update.outer_middleware(DropRepeatedUpdates(self.seen_updates))
         dispatcher.include_routers(
             groups_router(self), start_router(self), privacy_router(self),
-            lessons_router(self), quizzes_router(self), hotlines_router(self),
-            settings_router(self), conversation_router(self))
+            commands_router(self, "lessons", "lessons"), quizzes_router(self),
+            commands_router(self, "hotlines", "hotline"),
+            commands_router(self, "settings", "language", "help", "menu"),
+            conversation_router(self))
         return dispatcher
 
     async def register_commands(self) -> None:
@@ -449,11 +451,17 @@ def start_router(gateway: Gateway) -> Router:
     return router
 
 
+def commands_router(gateway: Gateway, name: str, *commands: str) -> Router:
+    """A feature's router with its commands, each sent into the conversation as a payload."""
+    router = Router(name=name)
+    for command in commands:
+        _private_command(gateway, router, command)
+    return router
+
+
 def privacy_router(gateway: Gateway) -> Router:
     """/privacy, /forget and /hide (the quick exit)."""
-    router = Router(name="privacy")
-    _private_command(gateway, router, "privacy")
-    _private_command(gateway, router, "forget")
+    router = commands_router(gateway, "privacy", "privacy", "forget")
 
     @router.message(Command("hide"), PRIVATE)
     async def hide(message: Message) -> None:
@@ -462,16 +470,9 @@ def privacy_router(gateway: Gateway) -> Router:
     return router
 
 
-def lessons_router(gateway: Gateway) -> Router:
-    router = Router(name="lessons")
-    _private_command(gateway, router, "lessons")
-    return router
-
-
 def quizzes_router(gateway: Gateway) -> Router:
     """/quiz, and answers to native quiz polls (scored like a button press)."""
-    router = Router(name="quizzes")
-    _private_command(gateway, router, "quiz")
+    router = commands_router(gateway, "quizzes", "quiz")
 
     @router.poll_answer()
     async def poll_answer(answer: PollAnswer) -> None:
@@ -483,20 +484,6 @@ def quizzes_router(gateway: Gateway) -> Router:
             await gateway.relay(asked.chat_id, answer.user.id, answer.user.language_code,
                                 payload("answer", o=option + 1))
 
-    return router
-
-
-def hotlines_router(gateway: Gateway) -> Router:
-    router = Router(name="hotlines")
-    _private_command(gateway, router, "hotline")
-    return router
-
-
-def settings_router(gateway: Gateway) -> Router:
-    """/language, /help and /menu."""
-    router = Router(name="settings")
-    for name in ("language", "help", "menu"):
-        _private_command(gateway, router, name)
     return router
 
 
@@ -518,19 +505,14 @@ def conversation_router(gateway: Gateway) -> Router:
             await gateway.relay(chat, query.from_user.id, query.from_user.language_code,
                                 data or "/menu")
 
-    @router.message(PRIVATE, F.text)
+    @router.message(PRIVATE, F.text | F.caption)
     async def typed(message: Message) -> None:
-        assert message.from_user is not None and message.text is not None
+        """Text, or the caption of a photo or a file."""
+        text = message.text or message.caption
+        assert message.from_user is not None and text is not None
         gateway.remember(message.chat.id, message.message_id)
         await gateway.relay(message.chat.id, message.from_user.id,
-                            message.from_user.language_code, message.text)
-
-    @router.message(PRIVATE, F.caption)
-    async def captioned(message: Message) -> None:
-        assert message.from_user is not None and message.caption is not None
-        gateway.remember(message.chat.id, message.message_id)
-        await gateway.relay(message.chat.id, message.from_user.id,
-                            message.from_user.language_code, message.caption)
+                            message.from_user.language_code, text)
 
     @router.message(PRIVATE)
     async def other(message: Message) -> None:
