@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -20,8 +21,14 @@ from typing import Any
 from tests.conftest import ROOT
 from tests.telegram_standin import StandIn
 
-# A made-up token in the right shape: the stack's Telegram gateway talks to the stand-in only.
-TELEGRAM_TOKEN = "123456789:SafeStepsTest-token_not-real-0000000"
+
+def made_up_token() -> str:
+    """A bot token in Telegram's shape, made up anew for each run (no token is committed)."""
+    return f"{secrets.randbelow(9 * 10**8) + 10**8}:{secrets.token_urlsafe(27)}"
+
+
+# The stack's Telegram gateway uses it with the stand-in Bot API only.
+TELEGRAM_TOKEN = made_up_token()
 
 _users = count()
 

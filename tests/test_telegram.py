@@ -9,13 +9,10 @@ that the bot made no call Telegram would have rejected.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import itertools
 import json
 import logging
 import os
-import sqlite3
 import subprocess
 import sys
 import time
@@ -26,7 +23,7 @@ import pytest
 
 from bot.safety.layer import SafetyLayer
 from bot.settings import load_settings
-from tests.assistant_stack import TELEGRAM_TOKEN, Running, free_port
+from tests.assistant_stack import TELEGRAM_TOKEN, Running, free_port, made_up_token
 from tests.conftest import ROOT
 from tests.telegram_standin import (
     BOT_USERNAME,
@@ -37,7 +34,7 @@ from tests.telegram_standin import (
     press_update,
     text_update,
 )
-from tests.test_assistant import WHAT_TO_DO, library
+from tests.test_assistant import WHAT_TO_DO, _pseudonym, _stored_events, library
 
 pytestmark = pytest.mark.assistant
 
@@ -115,18 +112,9 @@ def no_refusals(tg: StandIn) -> None:
     assert refused == [], "Telegram would have refused these calls"
 
 
-def pseudonym(user_id: int) -> str:
-    secret = (ROOT / "build" / "var" / "secret").read_bytes().strip()
-    env = os.environ.get("SAFESTEPS_SECRET")
-    key = env.encode() if env else secret
-    return hmac.new(key, f"telegram:{user_id}".encode(), hashlib.sha256).hexdigest()[:32]
-
-
 def stored_events(user_id: int) -> int:
-    with sqlite3.connect(ROOT / "build" / "var" / "conversations.sqlite") as db:
-        (n,) = db.execute("SELECT COUNT(*) FROM events WHERE sender_id = ?",
-                          (pseudonym(user_id),)).fetchone()
-    return int(n)
+    """What the conversation store holds for this Telegram user (as the gateway names them)."""
+    return _stored_events(_pseudonym(f"telegram:{user_id}"))
 
 
 # Startup ------------------------------------------------------------------------------------------
@@ -408,8 +396,8 @@ def test_the_token_never_reaches_a_log_line() -> None:
     text = logging.Formatter().format(record)
     assert TELEGRAM_TOKEN not in text and TELEGRAM_TOKEN.split(":")[1] not in text
     assert "<redacted>" in text and "OSError" in text
-    other = "bot987654321:AAAbbbCCCdddEEEfffGGGhhhIIIjjj_kk-ll"
-    assert "AAAbbb" not in redactor.redact(other)
+    other = made_up_token()  # any token-shaped text, not only the bot's own
+    assert other.split(":")[1] not in redactor.redact(f"https://api.example/bot{other}/getMe")
     # aiogram logs an answer it cannot read in full, users' words and ids included.
     unreadable = logging.LogRecord(
         "aiogram.dispatcher", logging.ERROR, __file__, 1, "Failed to fetch updates - %s: %s",
