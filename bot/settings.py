@@ -136,6 +136,37 @@ class TelegramSettings(BaseModel):
     """... and for the whole bot."""
 
 
+class ClassroomSettings(BaseModel):
+    """Live class quizzes and homework (the /host and /join pages, /classquiz in Telegram)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    database: Path = Path("build/var/classroom.sqlite")
+    """The SQLite file that keeps sessions, nicknames and answers (it survives restarts)."""
+
+    retention_days: int = Field(default=30, ge=1)
+    """Sessions are deleted, with their nicknames and answers, this many days after they start."""
+
+    seconds_per_question: int = Field(default=20, ge=5, le=300)
+    """The timer a teacher starts with (they can change it for each session)."""
+
+    telegram_seconds_per_question: int = Field(default=30, ge=10, le=300)
+    """The timer of /classquiz in Telegram groups (pupils answer in a private chat)."""
+
+    homework_hours: int = Field(default=7 * 24, ge=1, le=24 * 60)
+    """How long homework stays open unless the teacher says otherwise."""
+
+    max_players: int = Field(default=1000, ge=1)
+    """The most pupils one session takes."""
+
+    code_digits: int = Field(default=6, ge=4, le=9)
+    """How many digits a join code has."""
+
+    public_url: str | None = None
+    """The address pupils' phones use to reach this server (such as http://192.168.1.20:8080),
+    for the join link and its QR code. Default: the address the host page was opened with."""
+
+
 class Settings(BaseModel):
     """Everything `config.yml` may set, with the defaults used when it does not."""
 
@@ -178,6 +209,9 @@ class Settings(BaseModel):
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)
     """The Telegram bot."""
 
+    classroom: ClassroomSettings = Field(default_factory=ClassroomSettings)
+    """Live class quizzes and homework."""
+
     root: Path = Field(default=Path("."), exclude=True)
     """The folder config.yml was read from; relative paths are relative to it."""
 
@@ -194,7 +228,7 @@ class Settings(BaseModel):
 def _setting_names() -> tuple[str, ...]:
     names: set[str] = set()
     for model in (Settings, PackSetting, PreviewSettings, AssistantSettings, ChatSettings,
-                  TelegramSettings):
+                  TelegramSettings, ClassroomSettings):
         names |= set(model.model_fields)
     return tuple(sorted(names))
 

@@ -30,6 +30,9 @@ from bot.assistant.project import conversation_store, write_endpoints
 from bot.assistant.training import AssistantError, current_model, rasa_environment, rasa_executable
 from bot.chat.app import ChatService, RasaClient, create_app, load_secret
 from bot.chat.web import add_web_chat
+from bot.classroom import add_classroom, open_classroom
+from bot.classroom.engine import Classroom
+from bot.classroom.store import StoreError
 from bot.content.library import ContentLibrary
 from bot.settings import Settings
 
@@ -218,15 +221,15 @@ def telegram_plan(settings: Settings, env: dict[str, str]) -> TelegramPlan | Non
 
 
 async def start_telegram(plan: TelegramPlan, settings: Settings, service: ChatService,
-                         app: web.Application, say: Callable[[str], None]
-                         ) -> Callable[[], Awaitable[None]]:
+                         app: web.Application, say: Callable[[str], None],
+                         classroom: Classroom | None = None) -> Callable[[], Awaitable[None]]:
     """Start the gateway (polling, or the webhook route on ``app``); returns its stop."""
     from aiogram.exceptions import TelegramAPIError, TelegramUnauthorizedError
 
     from bot.telegram.gateway import ALLOWED_UPDATES, Gateway, make_bot, webhook_handler
 
     bot = make_bot(plan.token, plan.api_url)
-    gateway = Gateway(settings, service, bot)
+    gateway = Gateway(settings, service, bot, classroom)
     try:
         await gateway.start()
     except TelegramUnauthorizedError:
@@ -292,14 +295,21 @@ async def serve(settings: Settings, host: str, port: int, rasa_port: int, action
         service = make_service(settings, stack.rasa_url, stack.token)
         app = create_app(service)
         add_web_chat(app, settings, service.library)
+        try:
+            classroom = open_classroom(settings, service.library)
+        except StoreError as err:
+            raise AssistantError(str(err)) from None
+        add_classroom(app, settings, classroom)
         if plan is not None:
-            stop_telegram = await start_telegram(plan, settings, service, app, say)
+            stop_telegram = await start_telegram(plan, settings, service, app, say, classroom)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         await web.TCPSite(runner, host, port).start()
         state_file.write_text(json.dumps({**stack.state(), "chat_port": port}) + "\n")
         say(f"SafeSteps is ready. Open the web chat: http://{host}:{port}/  "
             f"(chat API: http://{host}:{port}/api/chat, health: /healthz)")
+        say(f"Teachers: run a class quiz at http://{host}:{port}/host  "
+            f"(pupils join at http://{host}:{port}/join)")
         say("Press Ctrl-C to stop.")
         await stop.wait()
         say("Stopping ...")

@@ -307,6 +307,16 @@ class StandIn:
     def _editMessageText(self, params: dict[str, Any]) -> dict[str, Any]:
         return self._sendMessage(params)
 
+    def _editMessageReplyMarkup(self, params: dict[str, Any]) -> dict[str, Any]:
+        self._check_markup(params)
+        return self._message(params, text="…")
+
+    def _answerCallbackQuery(self, params: dict[str, Any]) -> bool:
+        text = params.get("text")
+        if text is not None and len(str(text)) > 200:
+            raise BadRequest("the notification text is longer than 200 characters")
+        return True
+
     def _getWebhookInfo(self, params: dict[str, Any]) -> dict[str, Any]:
         return {"url": "", "has_custom_certificate": False, "pending_update_count": 0}
 
@@ -350,13 +360,17 @@ def text_update(user_id: int, text: str, language: str | None = "en",
     return {"message": message}
 
 
-def press_update(user_id: int, data: str, message_id: int = 1, language: str | None = "en"
-                 ) -> dict[str, Any]:
+def press_update(user_id: int, data: str, message_id: int = 1, language: str | None = "en",
+                 chat_id: int | None = None) -> dict[str, Any]:
+    """A press of an inline button under a message in a private chat (or in ``chat_id``)."""
+    chat = chat_id if chat_id is not None else user_id
     return {"callback_query": {
         "id": f"cb-{user_id}-{time.monotonic_ns()}", "from": user(user_id, language),
         "chat_instance": "ci", "data": data,
         "message": {"message_id": message_id, "date": int(time.time()),
-                    "chat": {"id": user_id, "type": "private"}, "text": "…"}}}
+                    "chat": {"id": chat, "type": "private" if chat > 0 else "group",
+                             **({"title": "Class 7B"} if chat < 0 else {})},
+                    "text": "…"}}}
 
 
 def poll_answer_update(user_id: int, poll_id: str, option: int) -> dict[str, Any]:

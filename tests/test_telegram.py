@@ -13,6 +13,8 @@ import itertools
 import json
 import logging
 import os
+import re
+import sqlite3
 import subprocess
 import sys
 import time
@@ -460,3 +462,108 @@ def test_payloads_longer_than_64_bytes_travel_by_a_short_key() -> None:
         await bot.session.close()
 
     asyncio.run(scenario())
+
+
+# Class quizzes in a group ---------------------------------------------------------------------
+
+
+def test_a_class_quiz_in_a_group_with_answers_in_private(stack: Running) -> None:
+    tg = stack.telegram
+    group, teacher = -(next(_users)), next(_users)
+    pupils = [next(_users) for _ in range(3)]
+    quiz = library().quizzes["children-online-and-help"]
+    started = tg.mark()
+
+    def in_group(mark: int) -> Call:
+        return last_shown(tg.wait_for(mark, lambda calls: bool(shown(calls, group))), group)
+
+    def press(user_id: int, data: str, chat: int) -> str | None:
+        """Press a button; the toast the bot answered with."""
+        mark = tg.mark()
+        tg.push(press_update(user_id, data, chat_id=chat))
+        calls = tg.wait_for(mark, lambda calls: any(
+            c.method == "answerCallbackQuery" for c in calls))
+        answer = next(c for c in calls if c.method == "answerCallbackQuery")
+        return answer.params.get("text")
+
+    mark = tg.mark()
+    tg.push(text_update(teacher, "/classquiz", "en", chat_id=group, message_id=1))
+    chooser = in_group(mark)
+    assert f"cq:n:{quiz.id}" in buttons(chooser).values()
+    assert press(pupils[0], f"cq:n:{quiz.id}", group) == (
+        "Only the person who asked can choose the quiz.")
+    mark = tg.mark()
+    press(teacher, f"cq:n:{quiz.id}", group)
+    lobby = in_group(mark)
+    join_link = buttons(lobby)["Join"]
+    assert join_link.startswith(f"https://t.me/{BOT_USERNAME}?start=c_")
+    code = join_link.rsplit("c_", 1)[1]
+
+    nicknames = []
+    for pupil in pupils:
+        mark = tg.mark()
+        tg.push(text_update(pupil, f"/start c_{code}", "en"))
+        welcome = last_shown(tg.wait_for(mark, lambda calls, p=pupil: bool(shown(calls, p))),
+                             pupil)
+        assert "only you see your answers" in visible(welcome)
+        plain = re.sub(r"<[^>]+>", "", visible(welcome))
+        nicknames.append(plain.split(" as ", 1)[1].split(". ", 1)[0])
+    assert len(set(nicknames)) == 3  # made-up animal names, never the Telegram profile's
+    assert not any("Pupil" in n for n in nicknames)
+
+    assert press(pupils[0], f"cq:x:{code}", group) == (
+        "Only the teacher who started the quiz can do this.")
+    for index in range(2):
+        question = quiz.questions[index]
+        mark = tg.mark()
+        press(teacher, f"cq:x:{code}", group)
+
+        def asked(calls: list[Call]) -> bool:
+            return bool(shown(calls, group)) and all(shown(calls, p) for p in pupils)
+
+        calls = tg.wait_for(mark, asked)
+        assert f"Question {index + 1} of {len(quiz.questions)}" in visible(
+            last_shown(calls, group))
+        private = last_shown(calls, pupils[0])
+        assert f"{index + 1}/{len(quiz.questions)}" in visible(private)
+        right = question.correct_options()
+        wrong = [n for n in range(len(question.options)) if n not in right][:1]
+        mark = tg.mark()
+        for pupil, choice in zip(pupils, (right, wrong, right), strict=True):
+            if question.type == "multiple":
+                for option in choice:
+                    press(pupil, f"cq:t:{code}:{index}:{option}", pupil)
+                assert press(pupil, f"cq:d:{code}:{index}:0", pupil) == (
+                    "Answer sent. Wait for the others …")
+            else:
+                assert press(pupil, f"cq:a:{code}:{index}:{choice[0]}", pupil) == (
+                    "Answer sent. Wait for the others …")
+        # Everyone answered, so the question closed: each pupil hears how they did, privately.
+        feedback = tg.wait_for(mark, lambda calls: all(
+            any("Right!" in visible(c) or "Not quite." in visible(c) for c in shown(calls, p))
+            for p in pupils))
+        assert any("✅ Right!" in visible(c) for c in shown(feedback, pupils[0]))
+        assert any("❌ Not quite." in visible(c) for c in shown(feedback, pupils[1]))
+        assert press(pupils[1], f"cq:a:{code}:{index}:0", pupils[1]) == (
+            "You have already answered this question.")  # and it is not counted again
+
+    mark = tg.mark()
+    press(teacher, f"cq:e:{code}", group)
+    results = tg.wait_for(mark, lambda calls: bool(shown(calls, group)) and all(
+        any("The quiz is over" in visible(c) for c in shown(calls, p)) for p in pupils))
+    board = re.sub(r"<[^>]+>", "", visible(last_shown(results, group)))
+    assert board.startswith("Results:") and "3 pupils took part." in board
+    assert board.index(nicknames[0]) < board.index(nicknames[1])  # 2 right beat 0 right
+
+    to_group = shown(tg.since(started), group)
+    # The group saw: the quiz list, the lobby, one message per question and the results.
+    assert len(to_group) == 5
+    assert not any("✅" in visible(c) or "❌" in visible(c) for c in to_group)
+    times = [c.at for c in to_group]
+    gaps = [round(b - a, 2) for a, b in itertools.pairwise(times)]
+    assert min(gaps) >= 2.9, f"at most 20 messages a minute in a group: {gaps}"
+    with sqlite3.connect(ROOT / "build" / "var" / "classroom.sqlite") as db:
+        stored = db.execute("SELECT COUNT(*), SUM(correct) FROM answers WHERE code = ?",
+                            (code,)).fetchone()
+    assert stored == (6, 4)  # every answer counted once, the second presses not at all
+    no_refusals(tg)

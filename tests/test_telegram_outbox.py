@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 
 from aiogram.exceptions import TelegramBadRequest, TelegramRetryAfter
@@ -51,6 +52,26 @@ def test_the_per_chat_limit_is_kept() -> None:
     asyncio.run(scenario())
     # A burst of 3, then one every 0.1 s: 10 more take at least 0.9 s.
     assert stamps[-1] - stamps[0] >= 0.9
+
+
+def test_the_group_limit_holds_for_messages_sent_one_after_another() -> None:
+    """A class quiz sends to its group now and then, never in one batch: each message must
+    still wait for the ones before it (the chat's queue empties in between)."""
+    stamps: list[float] = []
+
+    async def scenario() -> None:
+        outbox = Outbox(TelegramSettings(group_messages_per_minute=120))  # one per 0.5 s
+
+        async def send() -> None:
+            stamps.append(time.monotonic())
+
+        for _ in range(4):
+            await outbox.send(-100, send)
+            await asyncio.sleep(0.05)
+
+    asyncio.run(scenario())
+    gaps = [b - a for a, b in itertools.pairwise(stamps)]
+    assert min(gaps) >= 0.45, gaps
 
 
 def test_a_429_is_waited_out_and_the_same_call_made_again() -> None:

@@ -47,6 +47,7 @@ from aiohttp import web
 from babel import Locale
 
 from bot.chat.app import ChatService
+from bot.classroom.engine import Classroom
 from bot.render import payload
 from bot.settings import Settings
 
@@ -89,6 +90,7 @@ COMMAND_HELP = (
     ("privacy", _("What SafeSteps keeps about you")),
     ("forget", _("Delete what SafeSteps keeps")),
     ("hide", _("Quick exit: clear this chat")),
+    ("classquiz", _("Teachers: a live quiz with your class group")),
 )
 
 
@@ -147,7 +149,9 @@ class AskedPoll:
 class Gateway:
     """One bot: its dispatcher, send queue and the little it remembers (in memory only)."""
 
-    def __init__(self, settings: Settings, service: ChatService, bot: Bot) -> None:
+    def __init__(self, settings: Settings, service: ChatService, bot: Bot,
+                 classroom: Classroom | None = None) -> None:
+        from bot.telegram.classroom import TelegramClassroom
         from bot.telegram.outbox import Outbox
 
         self.settings = settings
@@ -163,6 +167,7 @@ class Gateway:
         self.polls: OrderedDict[str, AskedPoll] = OrderedDict()
         self.sent: OrderedDict[int, deque[tuple[int, float]]] = OrderedDict()
         self.turns: OrderedDict[int, asyncio.Lock] = OrderedDict()
+        self.classroom = TelegramClassroom(self, classroom) if classroom is not None else None
         self.dispatcher = self._build_dispatcher()
 
     # Interface strings ------------------------------------------------------------------------
@@ -220,6 +225,12 @@ class Gateway:
             text = str(message.get("text") or "…")
             await self._send(chat_id, partial(self.bot.send_message, chat_id, text,
                                               reply_markup=markup), urgent=urgent)
+
+    async def send_text(self, chat_id: int, text: str,
+                        markup: InlineKeyboardMarkup | None = None) -> Any:
+        """One HTML message through the send queue (remembered for /hide in private chats)."""
+        return await self._send(chat_id, partial(self.bot.send_message, chat_id, text,
+                                                 reply_markup=markup))
 
     async def _send(self, chat_id: int, call: Callable[[], Awaitable[Any]], *,
                     urgent: bool = False) -> Any:
@@ -358,6 +369,10 @@ class Gateway:
     def _build_dispatcher(self) -> Dispatcher:
         dispatcher = Dispatcher()
         dispatcher.update.outer_middleware(DropRepeatedUpdates(self.seen_updates))
+        if self.classroom is not None:
+            from bot.telegram.classroom import classroom_router
+
+            dispatcher.include_router(classroom_router(self.classroom))
         dispatcher.include_routers(
             groups_router(self), start_router(self), privacy_router(self),
             commands_router(self, "lessons", "lessons"), quizzes_router(self),

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +24,7 @@ from bot.settings import TelegramSettings
 log = logging.getLogger("safesteps.telegram")
 
 MAX_ATTEMPTS = 6
+REMEMBERED_BUCKETS = 20_000
 NETWORK_BACKOFF_SECONDS = (0.5, 1, 2, 4, 8)
 
 
@@ -76,13 +77,26 @@ class Outbox:
     def __init__(self, settings: TelegramSettings) -> None:
         self.settings = settings
         self.chats: dict[int, ChatQueue] = {}
+        self.buckets: OrderedDict[int, Bucket] = OrderedDict()
         self.overall = Bucket(settings.messages_per_second, capacity=1.0)
         self.retries = 0  # 429 answers waited out, for tests and benchmarks
 
     def _bucket(self, chat_id: int) -> Bucket:
+        """The chat's bucket. It outlives the chat's queue: a queue ends when it is empty, but
+        the next message to the chat must still count the ones just sent."""
+        bucket = self.buckets.get(chat_id)
+        if bucket is not None:
+            self.buckets.move_to_end(chat_id)
+            return bucket
         if chat_id < 0:  # groups and channels have negative ids
-            return Bucket(self.settings.group_messages_per_minute / 60, capacity=1.0)
-        return Bucket(self.settings.private_messages_per_second, capacity=3.0)
+            bucket = Bucket(self.settings.group_messages_per_minute / 60, capacity=1.0)
+        else:
+            bucket = Bucket(self.settings.private_messages_per_second, capacity=3.0)
+        self.buckets[chat_id] = bucket
+        while len(self.buckets) > REMEMBERED_BUCKETS:
+            # The least recently used chat; by now its bucket has long refilled.
+            self.buckets.popitem(last=False)
+        return bucket
 
     async def send(self, chat_id: int, call: Callable[[], Awaitable[Any]], *,
                    urgent: bool = False, counted: bool = True) -> Any:
