@@ -282,6 +282,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_purge(args: argparse.Namespace) -> int:
     from bot.assistant.project import conversation_store
     from bot.chat.retention import purge_conversations
+    from bot.classroom.store import ClassroomStore, StoreError
 
     settings = _settings()
     days = args.days if args.days is not None else settings.retention_days
@@ -291,6 +292,20 @@ def cmd_purge(args: argparse.Namespace) -> int:
     purged = purge_conversations(conversation_store(settings), days)
     print(f"Deleted {purged.events} stored events older than {days} days "
           f"({purged.conversations} whole conversations).")
+    class_days = args.days if args.days is not None else settings.classroom.retention_days
+    database = settings.resolve(settings.classroom.database)
+    if database.is_file():
+        try:
+            store = ClassroomStore(database)
+        except StoreError as err:
+            print(err, file=sys.stderr)
+            return EXIT_USAGE
+        try:
+            sessions = store.purge(class_days)
+        finally:
+            store.close()
+        print(f"Deleted {sessions} class quiz sessions older than {class_days} days, with "
+              "their nicknames and answers.")
     return EXIT_OK
 
 
@@ -355,7 +370,7 @@ def build_parser() -> argparse.ArgumentParser:
                             help="also try the pipeline in this YAML file (repeatable)")
     evaluation.set_defaults(handler=_assistant_errors(cmd_eval))
     purge = sub.add_parser(
-        "purge", help="delete stored conversations older than retention_days now",
+        "purge", help="delete stored conversations and class quizzes past their retention now",
         description="The chat API does this every hour by itself; use this from cron or "
         "after lowering retention_days.")
     purge.add_argument("--days", type=int, help="a shorter limit for this run only")
