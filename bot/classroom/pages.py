@@ -75,6 +75,7 @@ def host_texts(_: Gettext) -> dict[str, str]:
         "resume": _("Resume"),
         "paused": _("Paused"),
         "join_at": _("Join at"),
+        "join_line": _("Join at %(url)s with the code %(code)s"),
         "code": _("Code"),
         "qr": _("QR code of the join link"),
         "joined": _("%(n)s joined"),
