@@ -44,7 +44,10 @@ def test_the_written_policy_matches_the_configured_retention() -> None:
     from bot.settings import load_settings
     from tests.conftest import ROOT
 
-    days = load_settings(ROOT).retention_days
+    settings = load_settings(ROOT)
+    days, class_days = settings.retention_days, settings.classroom.retention_days
     policy = (ROOT / "docs" / "privacy.md").read_text(encoding="utf-8")
     assert f"**{days} days** (`retention_days: {days}`)" in policy
     assert f"After {days} days, by itself" in policy
+    assert f"**{class_days} days** after the quiz (`classroom.retention_days: {class_days}`)" \
+        in policy
