@@ -1,7 +1,8 @@
 """A live class quiz in real browsers (Debian's headless Chromium) against the real stack:
 the teacher's projector page and three pupils' phones play a whole quiz.
 
-Screenshots of the host screen at a question and at the podium go to build/screenshots/.
+Screenshots of the host screen at a question and at the podium, and of a pupil's phone after
+the first question, go to build/screenshots/.
 """
 
 from __future__ import annotations
@@ -108,6 +109,8 @@ def test_a_host_and_three_pupils_play_a_whole_quiz(stack: Running, browser: Any)
         first_pupil = phones[0].locator("#play .box .right")
         first_pupil.wait_for()
         phones[1].locator("#play .box .wrong").wait_for()
+        if index == 0:
+            phones[2].screenshot(path=str(SCREENSHOTS / "classroom-pupil-answer.png"))
     host.locator("#next").click()
     host.locator(".podium").wait_for()
     host.screenshot(path=str(SCREENSHOTS / "classroom-host-podium.png"), full_page=True)
