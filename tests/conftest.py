@@ -9,7 +9,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -23,6 +23,10 @@ GOLDEN = Path(__file__).resolve().parent / "golden"
 GOLDEN_TODAY = dt.date(2026, 11, 28)
 SHIPPED_LOCALES = ("en", "zh-Hans", "vi")
 CANARY = "canary-7f3a9c-private-words"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync"]
 
 
 @pytest.fixture
@@ -73,3 +77,17 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     assert "7700000" not in log  # no Telegram user id (tests/test_telegram.py) either
     for user in running.users:
         assert user not in log
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Debian's headless Chromium, driven by Playwright (the web chat and classroom pages)."""
+    if CHROMIUM is None:
+        pytest.fail("chromium is not installed: run make setup-browser")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
+                                     headless=True)
+        yield launched
+        launched.close()

@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import io
 import urllib.request
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,24 +17,12 @@ import pytest
 from bot.content import models
 from tests.assistant_stack import Running
 from tests.test_assistant import library
-from tests.test_webchat_browser import ARGS, CHROMIUM, SCREENSHOTS
+from tests.test_webchat_browser import SCREENSHOTS
 
 pytestmark = [pytest.mark.browser, pytest.mark.assistant]
 QUIZ = "children-safe-in-public"
 PUPILS = (("Brave Fox", "en"), ("小熊猫", "zh-Hans"), ("Mèo Con", "vi"))
 JOINED = {"en": "You are in", "zh-Hans": "小熊猫", "vi": "Mèo Con"}
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if CHROMIUM is None:
-        pytest.fail("chromium is not installed: run make setup-browser")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield browser
-        browser.close()
 
 
 def open_page(browser: Any, errors: list[str], width: int, height: int, locale: str) -> Any:

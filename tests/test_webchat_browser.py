@@ -5,7 +5,6 @@ Screenshots of a conversation in each locale go to build/screenshots/.
 
 from __future__ import annotations
 
-import shutil
 import urllib.request
 from collections.abc import Iterator
 from typing import Any
@@ -18,23 +17,8 @@ from tests.test_assistant import WHAT_TO_DO
 
 pytestmark = [pytest.mark.browser, pytest.mark.assistant]
 SCREENSHOTS = ROOT / "build" / "screenshots"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 STEP_ONE = {"en": "Step 1 of", "zh-Hans": "第 1 步", "vi": "Bước 1/"}
 NEUTRAL = "https://www.bing.com/"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if CHROMIUM is None:
-        pytest.fail("chromium is not installed: run make setup-browser")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
