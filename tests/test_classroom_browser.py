@@ -124,3 +124,38 @@ def test_the_join_page_is_light_enough_for_a_slow_phone(stack: Running) -> None:
     assert len(body) < 16_000, f"{len(body)} bytes"
     assert "default-src 'none'" in policy and "connect-src 'self'" in policy
     assert b"http://" not in body and b"https://" not in body  # nothing from elsewhere
+
+
+def test_homework_at_a_pupils_own_pace(stack: Running, browser: Any) -> None:
+    errors: list[str] = []
+    quiz = library().quizzes[QUIZ]
+    host = open_page(browser, errors, 1280, 800, "vi")
+    host.goto(f"{stack.url}/host")
+    host.locator("#quiz option").first.wait_for(state="attached")
+    host.select_option("#locale", "vi")
+    host.locator(f"#quiz option[value='{QUIZ}']").wait_for(state="attached")
+    host.select_option("#quiz", QUIZ)
+    host.select_option("#mode", "homework")
+    host.fill("#days", "3")
+    host.locator("#setup button[type=submit]").click()
+    code = host.locator(".code").inner_text().strip()
+    assert host.locator("#next").is_hidden()  # no live controls for homework
+    phone = open_page(browser, errors, 360, 740, "vi")
+    phone.goto(f"{stack.url}/join?code={code}")
+    phone.fill("#nick", "Mèo Con")
+    phone.locator("#join button").click()
+    for index, question in enumerate(quiz.questions):
+        phone.locator(".bar", has_text=f"{index + 1}/{len(quiz.questions)}").wait_for()
+        choose(phone, question, right=index != 0)
+        # Right or wrong at once, with the explanation.
+        phone.locator("#play .box .right" if index else "#play .box .wrong").wait_for()
+        phone.locator("#play .go").click()
+    phone.locator("#play .box", has_text=f"{len(quiz.questions) - 1}/{len(quiz.questions)}"
+                  ).wait_for()
+    # The host's table follows the homework: question 1 is the hardest, the rest all right.
+    host.locator("td", has_text="100 %").nth(len(quiz.questions) - 2).wait_for()
+    assert host.locator("td.hard").inner_text().startswith("0 %")
+    assert host.locator("tr").count() == len(quiz.questions) + 1
+    for page in (host, phone):
+        page.context.close()
+    assert errors == []
