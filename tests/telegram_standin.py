@@ -97,6 +97,8 @@ class StandIn:
     calls: list[Call] = field(default_factory=list)
     updates: list[dict[str, Any]] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
+    # Users who have written to the bot: Telegram refuses to let a bot start a private chat.
+    started: set[int] = field(default_factory=set)
     message_ids: Any = field(default_factory=lambda: itertools.count(1000))
     update_ids: Any = field(default_factory=lambda: itertools.count(1))
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -117,9 +119,15 @@ class StandIn:
         with self.lock:
             queued = [{"update_id": next(self.update_ids), **update} for update in updates]
             self.updates.extend(queued)
+            self.started |= {who for update in updates if (who := _private_sender(update))}
         if self.loop is not None and self.arrived is not None:
             self.loop.call_soon_threadsafe(self.arrived.set)
         return int(queued[-1]["update_id"])
+
+    def chat_started(self, user_id: int) -> None:
+        """The user wrote to the bot by a way the stand-in does not see (a webhook)."""
+        with self.lock:
+            self.started.add(user_id)
 
     def next_update_id(self) -> int:
         """An id for an update a test builds itself (ids only grow, as on Telegram)."""
@@ -187,7 +195,11 @@ class StandIn:
             params.update(await request.json())
         elif request.can_read_body:
             for key, value in (await request.post()).items():
-                params[key] = value if isinstance(value, str) else f"<file {key}>"
+                if isinstance(value, str):
+                    params[key] = value
+                else:  # an uploaded file: a placeholder, and what it held for tests to read
+                    params[key] = f"<file {key}>"
+                    params[f"{key}:content"] = value.file.read()
         for key in ("reply_markup", "options", "commands", "allowed_updates",
                     "correct_option_ids"):
             if isinstance(params.get(key), str):
@@ -216,6 +228,10 @@ class StandIn:
         answer = getattr(self, f"_{method}", None)
         if answer is None:
             return _ok(True)
+        chat = str(params.get("chat_id", ""))
+        if method.startswith("send") and chat.isdigit() and int(chat) not in self.started:
+            call.status = 403
+            return _error(403, "Forbidden: bot can't initiate conversation with a user")
         try:
             result = answer(params)
         except BadRequest as err:
@@ -300,6 +316,13 @@ class StandIn:
                 "correct_option_ids": params.get("correct_option_ids")}
         return self._message(params, poll=poll)
 
+    def _sendDocument(self, params: dict[str, Any]) -> dict[str, Any]:
+        caption = str(params.get("caption", ""))
+        if len(caption) > 1024:
+            raise BadRequest("the caption is longer than 1024 characters")
+        return self._message(params, document={"file_id": "document", "file_unique_id": "d",
+                                               "file_name": "report.csv"})
+
     def _sendPhoto(self, params: dict[str, Any]) -> dict[str, Any]:
         return self._message(params, photo=[{"file_id": "photo", "file_unique_id": "p",
                                              "width": 1, "height": 1}])
@@ -335,6 +358,19 @@ def _error(code: int, description: str, parameters: dict[str, Any] | None = None
     if parameters:
         body["parameters"] = parameters
     return web.json_response(body, status=code)
+
+
+def _private_sender(update: dict[str, Any]) -> int | None:
+    """The user who wrote to the bot in a private chat (or pressed, or voted), if any."""
+    message = update.get("message") or update.get("edited_message")
+    if message and message["chat"]["type"] == "private":
+        return int(message["from"]["id"])
+    press = update.get("callback_query")
+    if press and press.get("message", {}).get("chat", {}).get("type") == "private":
+        return int(press["from"]["id"])
+    if "poll_answer" in update:  # polls are only sent to private chats here
+        return int(update["poll_answer"]["user"]["id"])
+    return None
 
 
 # Updates as Telegram sends them ---------------------------------------------------------------

@@ -323,6 +323,7 @@ def test_webhook_updates_without_the_secret_are_refused(stack: Running) -> None:
 
     tg, secret = stack.telegram, "class-7b_secret-token"
     pupil = next(_users)
+    tg.chat_started(pupil)  # the pupil writes to the bot through the webhook below
 
     async def scenario() -> list[int]:
         settings = load_settings(ROOT)
@@ -554,6 +555,21 @@ def test_a_class_quiz_in_a_group_with_answers_in_private(stack: Running) -> None
     board = re.sub(r"<[^>]+>", "", visible(last_shown(results, group)))
     assert board.startswith("Results:") and "3 pupils took part." in board
     assert board.index(nicknames[0]) < board.index(nicknames[1])  # 2 right beat 0 right
+
+    # The teacher's report goes to their private chat, once they have opened one.
+    assert press(pupils[0], f"cq:r:{code}", group) == (
+        "Only the teacher who started the quiz can do this.")
+    assert press(teacher, f"cq:r:{code}", group) == (
+        "Open a private chat with SafeSteps and press Start there, then press this button "
+        "again.")
+    tg.push(text_update(teacher, "/start", "en"))
+    assert press(teacher, f"cq:r:{code}", group) == (
+        "The report is in your private chat with SafeSteps.")
+    (document,) = [c for c in tg.since(started, "sendDocument") if c.status == 200]
+    assert int(document.params["chat_id"]) == teacher
+    uploaded = [v for k, v in document.params.items() if k.endswith(":content")]
+    report = uploaded[0].decode("utf-8-sig").splitlines()
+    assert report[0].startswith("Rank,Nickname,Score") and len(report) == 1 + 3 + 2
 
     to_group = shown(tg.since(started), group)
     # The group saw: the quiz list, the lobby, one message per question and the results.

@@ -24,7 +24,13 @@ from typing import TYPE_CHECKING, Any
 from aiogram import F, Router
 from aiogram.enums import ChatType
 from aiogram.filters import Command, CommandObject, CommandStart
-from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.types import (
+    BufferedInputFile,
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+)
 
 from bot.classroom.engine import ENDED, Classroom, ClassroomError, Session
 
@@ -32,7 +38,7 @@ if TYPE_CHECKING:
     from bot.telegram.gateway import Gateway
 
 JOIN_LINK = re.compile(r"^c_(?P<code>[0-9]{4,9})$")
-CALLBACK = re.compile(r"^cq:(?P<action>[nsxeatd]):(?P<arg>[a-z0-9-]{1,40})"
+CALLBACK = re.compile(r"^cq:(?P<action>[nsxeatdr]):(?P<arg>[a-z0-9-]{1,40})"
                       r"(?::(?P<index>\d{1,3}):(?P<option>\d{1,2}))?$")
 GROUPS = {ChatType.GROUP, ChatType.SUPERGROUP}
 
@@ -49,6 +55,7 @@ ANIMALS = (
     ("🦅", _("Eagle")), ("🐳", _("Whale")), ("🦦", _("Otter")), ("🦜", _("Parrot")),
     ("🐻", _("Bear")), ("🐱", _("Cat")), ("🐴", _("Horse")), ("🦢", _("Swan")),
 )
+REMEMBERED_CLASSES = 2_000
 MEDALS = ("🥇", "🥈", "🥉", "4.", "5.")
 
 
@@ -130,6 +137,11 @@ class TelegramClassroom:
                 "There is no quiz with that name. Send /classquiz to choose from the list.")))
             return
         self.choosing.pop(group, None)
+        while len(self.classes) >= REMEMBERED_CLASSES:  # the oldest go (their reports too)
+            oldest = next(iter(self.classes))
+            group_of_oldest = self.classes.pop(oldest).group
+            if self.by_group.get(group_of_oldest) == oldest:
+                del self.by_group[group_of_oldest]
         self.classes[session.code] = TelegramClass(session.code, group, teacher,
                                                    session.row.locale)
         self.by_group[group] = session.code
@@ -255,6 +267,8 @@ class TelegramClassroom:
                 note = await self._choose(query, match["arg"], locale)
             elif match["action"] in "sxe":
                 note = await self._control(user, match["action"], match["arg"], locale)
+            elif match["action"] == "r":
+                note = await self._report(user, match["arg"], locale)
             else:
                 note = await self._answer(query, match, locale)
         finally:
@@ -284,6 +298,26 @@ class TelegramClassroom:
         except ClassroomError:
             return self.t(known.locale, _("This class quiz has ended."))
         return None
+
+    async def _report(self, user: int, code: str, locale: str) -> str | None:
+        """The teacher's report (CSV), sent to their private chat with the bot."""
+        known = self.classes.get(code)
+        if known is None or code not in self.classroom.sessions:
+            return self.t(locale, _("This button has expired."))
+        if user != known.teacher:
+            return self.t(known.locale, _("Only the teacher who started the quiz can do this."))
+        session = self.classroom.sessions[code]
+        report = ("\ufeff" + self.classroom.report_csv(session)).encode("utf-8")
+        caption = self.t(known.locale, _("Report of the class quiz: each pupil's score and "
+                                         "answers, and each question's correct rate."))
+        sent = await self.gateway.outbox.send(user, partial(
+            self.gateway.bot.send_document, user,
+            BufferedInputFile(report, filename=f"safesteps-{session.quiz.id}-{code}.csv"),
+            caption=caption))
+        if sent is None:  # Telegram refuses until the teacher has started a private chat
+            return self.t(known.locale, _("Open a private chat with SafeSteps and press Start "
+                                          "there, then press this button again."))
+        return self.t(known.locale, _("The report is in your private chat with SafeSteps."))
 
     async def _answer(self, query: CallbackQuery, match: re.Match[str], locale: str
                       ) -> str | None:
@@ -393,7 +427,10 @@ class TelegramClassroom:
             lines.append(self.t(known.locale, _(
                 "Hardest: question %(n)s (%(rate)s%% right)."), n=hardest["index"] + 1,
                 rate=round(hardest["correct_rate"] * 100)))
-        await self._send(known.group, "\n".join(lines))
+        report = InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(
+            text=self.t(known.locale, _("Report for the teacher (CSV)")),
+            callback_data=f"cq:r:{session.code}")]])
+        await self._send(known.group, "\n".join(lines), report)
         for player_id, chat in known.pupils.items():
             player = session.players.get(player_id)
             if player is not None:
