@@ -1,8 +1,8 @@
 """A live class quiz in real browsers (Debian's headless Chromium) against the real stack:
 the teacher's projector page and three pupils' phones play a whole quiz.
 
-Screenshots of the host screen at a question and at the podium, and of a pupil's phone after
-the first question, go to build/screenshots/.
+Screenshots of the host screen in the lobby, at a question and at the podium, and of a pupil's
+phone after the first question, go to build/screenshots/.
 """
 
 from __future__ import annotations
@@ -61,6 +61,12 @@ def test_a_host_and_three_pupils_play_a_whole_quiz(stack: Running, browser: Any)
     code = host.locator(".code").inner_text().strip()
     assert code.isdigit() and len(code) == 6
     host.locator("#qr").wait_for()
+    for _ in range(50):  # the QR code is an image the browser can draw
+        if host.locator("#qr").evaluate("img => img.complete && img.naturalWidth") > 0:
+            break
+        host.wait_for_timeout(100)
+    else:
+        raise AssertionError("the QR code did not load")
     with urllib.request.urlopen(f"{stack.url}/api/classroom/{code}/qr.svg") as response:
         assert response.headers["Content-Type"].startswith("image/svg+xml")
         assert b"<svg" in response.read()
@@ -79,6 +85,7 @@ def test_a_host_and_three_pupils_play_a_whole_quiz(stack: Running, browser: Any)
         phone.locator("#play .box", has_text=JOINED[locale]).wait_for()
         phones.append(phone)
     host.locator(".chips li").nth(2).wait_for()
+    host.screenshot(path=str(SCREENSHOTS / "classroom-host-lobby.png"))
     assert host.locator(".chips li").all_inner_texts() == [n for n, _ in PUPILS]
 
     for index, question in enumerate(quiz.questions):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import json
 import logging
 import time
@@ -153,9 +154,11 @@ def add_classroom_api(app: web.Application, classroom: Classroom,
     @api
     async def qr(request: web.Request) -> web.StreamResponse:
         session = session_of(request)
-        svg = segno.make(join_url(request, public_url, session.code), error="m").svg_inline(
-            scale=1, border=2, dark="#000", light="#fff", omitsize=True)
-        return web.Response(text=svg, content_type="image/svg+xml",
+        svg = io.BytesIO()  # a whole SVG document (with its namespace), as an image needs
+        segno.make(join_url(request, public_url, session.code), error="m").save(
+            svg, kind="svg", scale=1, border=2, dark="#000", light="#fff", omitsize=True,
+            xmldecl=False, svgns=True)
+        return web.Response(body=svg.getvalue(), content_type="image/svg+xml",
                             headers={"Cache-Control": "no-store"})
 
     @api
