@@ -19,11 +19,11 @@ setup: ## Create .venv and .venv-rasa and compile catalogs (skips what is done)
 setup-browser: ## setup, plus Debian's chromium and CJK fonts for the page tests
 	@scripts/setup.sh --browser
 
-run: setup ## Check the packs, train if needed, start the assistant and the chat API
+run: setup ## Check the packs, train if needed, start everything (HOST=0.0.0.0 for pupils' phones)
 	@$(SAFESTEPS) validate
 	@$(SAFESTEPS) build
 	@$(SAFESTEPS) train
-	@$(SAFESTEPS) up
+	@$(SAFESTEPS) up $(if $(HOST),--host $(HOST))
 
 shell: ## Chat with a running SafeSteps in this terminal
 	@$(SAFESTEPS) shell

@@ -49,6 +49,17 @@ def port_free(host: str, port: int) -> bool:
     return True
 
 
+def network_address() -> str:
+    """This computer's address on its network (what pupils' phones can open), found without
+    sending anything: a UDP socket is only pointed at an outside address, never used."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("10.255.255.255", 1))
+            return str(probe.getsockname()[0])
+        except OSError:
+            return "127.0.0.1"
+
+
 @dataclass
 class Child:
     name: str
@@ -306,10 +317,12 @@ async def serve(settings: Settings, host: str, port: int, rasa_port: int, action
         await runner.setup()
         await web.TCPSite(runner, host, port).start()
         state_file.write_text(json.dumps({**stack.state(), "chat_port": port}) + "\n")
-        say(f"SafeSteps is ready. Open the web chat: http://{host}:{port}/  "
-            f"(chat API: http://{host}:{port}/api/chat, health: /healthz)")
-        say(f"Teachers: run a class quiz at http://{host}:{port}/host  "
-            f"(pupils join at http://{host}:{port}/join)")
+        everywhere = host in ("0.0.0.0", "::", "")  # noqa: S104 (a comparison, not a bind)
+        shown = network_address() if everywhere else host
+        say(f"SafeSteps is ready. Open the web chat: http://{shown}:{port}/  "
+            f"(chat API: http://{shown}:{port}/api/chat, health: /healthz)")
+        say(f"Teachers: run a class quiz at http://{shown}:{port}/host  "
+            f"(pupils join at http://{shown}:{port}/join)")
         say("Press Ctrl-C to stop.")
         await stop.wait()
         say("Stopping ...")

@@ -60,6 +60,8 @@ def test_a_host_and_three_pupils_play_a_whole_quiz(stack: Running, browser: Any)
     host.locator("#setup button[type=submit]").click()
     code = host.locator(".code").inner_text().strip()
     assert code.isdigit() and len(code) == 6
+    # Opened as 127.0.0.1, the join link works on this computer only, and the teacher is told.
+    assert "Only this computer" in host.locator("#screen .err").inner_text()
     host.locator("#qr").wait_for()
     for _ in range(50):  # the QR code is an image the browser can draw
         if host.locator("#qr").evaluate("img => img.complete && img.naturalWidth") > 0:

@@ -76,6 +76,9 @@ def host_texts(_: Gettext) -> dict[str, str]:
         "paused": _("Paused"),
         "join_at": _("Join at"),
         "join_line": _("Join at %(url)s with the code %(code)s"),
+        "only_here": _("Only this computer can open this address. For pupils' phones, start "
+                       "SafeSteps with make run HOST=0.0.0.0 and open this page by the "
+                       "computer's network address, or set classroom.public_url."),
         "code": _("Code"),
         "qr": _("QR code of the join link"),
         "joined": _("%(n)s joined"),
