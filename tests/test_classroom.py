@@ -473,3 +473,12 @@ def test_the_schema_is_migrated_once_and_refuses_a_newer_file(tmp_path: Path) ->
     (tmp_path / "file").write_text("")
     with pytest.raises(StoreError, match=r"classroom\.database"):
         ClassroomStore(tmp_path / "file" / "classroom.sqlite")
+
+
+async def test_an_oversized_body_is_refused_with_json(room: Room) -> None:
+    code = (await room.create())["code"]
+    huge = io.BytesIO(json.dumps({"nickname": "x" * 2_000_000}).encode())
+    resp = await room.client.post(f"/api/classroom/{code}/join", data=huge)
+    assert resp.status == 413
+    assert (await resp.json())["reason"] == "too_large"
+    assert room.classroom.sessions[code].players == {}
