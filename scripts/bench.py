@@ -550,6 +550,14 @@ def bench_classroom() -> list[str]:
                 except OSError:
                     time.sleep(0.1)
             played = asyncio.run(play_classroom(url))
+            weights = {}
+            for page in ("join", "host"):
+                sizes = []
+                for locale in ("en", "zh-Hans", "vi"):
+                    with urllib.request.urlopen(  # noqa: S310
+                            f"{url}/{page}?lang={locale}", timeout=10) as response:
+                        sizes.append(len(response.read()))
+                weights[page] = f"{min(sizes) / 1000:.1f}–{max(sizes) / 1000:.1f} KB"
         finally:
             server.send_signal(signal.SIGTERM)
             server.wait(timeout=60)
@@ -580,6 +588,9 @@ def bench_classroom() -> list[str]:
         f"({played['host_updates']} updates; at most 10 a second by design) |",
         f"| question on all {CLASS_PUPILS} pupils' screens after the teacher pressed Next | "
         f"{played['broadcast'] * 1000:.0f} ms |",
+        f"| the pupils' page `/join` (everything, uncompressed; en, zh-Hans, vi) | "
+        f"{weights['join']} |",
+        f"| the host page `/host` | {weights['host']} |",
         "",
     ]
 
