@@ -387,8 +387,10 @@ class TelegramClassroom:
             "with SafeSteps: %(seconds)s seconds."), n=index + 1, total=session.total,
             question=html.escape(question["text"]),
             seconds=session.row.seconds_per_question)
-        await self._send(known.group, text, self._teacher_buttons(session, join=True))
-        await asyncio.gather(*(self._ask(known, session, chat)
+        # The group's message waits for the group's limit; the pupils' do not wait for it.
+        await asyncio.gather(self._send(known.group, text,
+                                        self._teacher_buttons(session, join=True)),
+                             *(self._ask(known, session, chat)
                                for chat in known.pupils.values()))
 
     async def _feedback(self, known: TelegramClass, session: Session) -> None:
