@@ -70,6 +70,9 @@ class Session:
     watchers: set[asyncio.Queue[bool]] = field(default_factory=set)
     host_watchers: set[asyncio.Queue[bool]] = field(default_factory=set)
     timer: asyncio.TimerHandle | None = None
+    version: int = 0  # goes up with every change, so that views can share what they compute
+    cached_ranks: tuple[int, dict[str, int]] = (-1, {})
+    cached_view: tuple[int, dict[str, Any]] = (-1, {})
 
     @property
     def code(self) -> str:
@@ -463,6 +466,7 @@ class Classroom:
         return [order[p] for p in numbers]
 
     def _count(self, session: Session, answer: AnswerRow) -> None:
+        session.version += 1
         session.answers.setdefault(answer.question_index, {})[answer.player_id] = answer
         player = session.players.get(answer.player_id)
         if player is not None:
@@ -536,6 +540,14 @@ class Classroom:
         return None
 
     def _common_view(self, session: Session) -> dict[str, Any]:
+        """What every screen of the session shows (a fresh copy; built once per change)."""
+        version, view = session.cached_view
+        if version != session.version or session.row.state in (QUESTION, PAUSED):
+            view = self._build_common_view(session)  # a running countdown is never cached
+            session.cached_view = (session.version, view)
+        return dict(view)
+
+    def _build_common_view(self, session: Session) -> dict[str, Any]:
         row = session.row
         view: dict[str, Any] = {
             "code": row.code, "state": row.state, "mode": row.mode,
@@ -590,7 +602,12 @@ class Classroom:
         return view
 
     def ranks(self, session: Session) -> dict[str, int]:
-        return {p.id: n for n, p in enumerate(session.leaderboard(), start=1)}
+        """Each player's place, computed once per change (500 screens ask after each)."""
+        version, ranks = session.cached_ranks
+        if version != session.version:
+            ranks = {p.id: n for n, p in enumerate(session.leaderboard(), start=1)}
+            session.cached_ranks = (session.version, ranks)
+        return ranks
 
     # Reports
 
@@ -659,6 +676,7 @@ class Classroom:
         session.host_watchers.discard(queue)
 
     def _changed(self, session: Session, event: str, pupils: bool = True) -> None:
+        session.version += 1
         self._wake(session.host_watchers | (session.watchers if pupils else set()))
         for listener in self.listeners:
             listener(session, event)
