@@ -48,7 +48,8 @@ def _default_pipeline() -> list[dict[str, Any]]:
         # bot/assistant/rasa_components.py: Rasa's JiebaTokenizer cuts "bạn" into "b ạ n".
         {"name": "safesteps_components.MixedScriptTokenizer"},
         {"name": "CountVectorsFeaturizer", "min_ngram": 1, "max_ngram": 2},
-        {"name": "CountVectorsFeaturizer", "analyzer": "char_wb", "min_ngram": 2,
+        # From single characters: many Chinese messages are one or two characters ("冲", "收到").
+        {"name": "CountVectorsFeaturizer", "analyzer": "char_wb", "min_ngram": 1,
          "max_ngram": 5},
         # Words and word pairs with tone marks and accents removed: Vietnamese is often typed
         # without them ("cuu toi" for "cứu tôi").

@@ -164,7 +164,7 @@ def main() -> None:
     parser.add_argument("--c", type=float, default=1.0, help="inverse regularisation")
     parser.add_argument("--max-iter", type=int, default=300)
     parser.add_argument("--word-max", type=int, default=2, help="longest word n-gram")
-    parser.add_argument("--char-min", type=int, default=2, help="shortest character n-gram")
+    parser.add_argument("--char-min", type=int, default=1, help="shortest character n-gram")
     parser.add_argument("--char-max", type=int, default=5, help="longest character n-gram")
     parser.add_argument("--char-analyzer", choices=("char_wb", "char"), default="char_wb")
     parser.add_argument("--no-plain-words", dest="plain_words", action="store_false",
