@@ -40,13 +40,16 @@ class PreviewSettings(BaseModel):
 
 
 def _default_pipeline() -> list[dict[str, Any]]:
-    """Chosen by `safesteps eval` on 2 cores (docs/nlu.md): Jieba splits Chinese (and Latin
-    words), character n-grams carry Vietnamese typed with or without tone marks, a logistic
-    regression classifies the kit's intents, the ResponseSelector picks the FAQ."""
+    """Chosen by `safesteps eval` on 2 cores (docs/nlu.md): jieba splits Chinese while
+    Vietnamese and English words stay whole, character n-grams carry Vietnamese typed with or
+    without tone marks, a logistic regression classifies the kit's intents, the
+    ResponseSelector picks the FAQ."""
     return [
-        {"name": "JiebaTokenizer"},
+        # bot/assistant/rasa_components.py: Rasa's JiebaTokenizer cuts "bạn" into "b ạ n".
+        {"name": "safesteps_components.MixedScriptTokenizer"},
         {"name": "CountVectorsFeaturizer", "min_ngram": 1, "max_ngram": 2},
-        {"name": "CountVectorsFeaturizer", "analyzer": "char_wb", "min_ngram": 2,
+        # From single characters: many Chinese messages are one or two characters ("冲", "收到").
+        {"name": "CountVectorsFeaturizer", "analyzer": "char_wb", "min_ngram": 1,
          "max_ngram": 5},
         # Words and word pairs with tone marks and accents removed: Vietnamese is often typed
         # without them ("cuu toi" for "cứu tôi").

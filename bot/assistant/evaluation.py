@@ -20,7 +20,14 @@ from typing import Any
 import yaml
 
 from bot.assistant import kit
-from bot.assistant.project import RASA_FORMAT, _dump, _examples, build_config
+from bot.assistant.project import (
+    COMPONENTS_MODULE,
+    RASA_FORMAT,
+    _dump,
+    _examples,
+    build_config,
+    components_source,
+)
 from bot.assistant.training import AssistantError, rasa_environment, rasa_executable
 from bot.content.library import ContentLibrary
 from bot.content.problems import ProblemList
@@ -121,6 +128,7 @@ def evaluate(settings: Settings, say: Callable[[str], None],
         (folder / "config.yml").write_text(yaml.safe_dump(config, allow_unicode=True))
         (folder / "data" / "nlu.yml").write_text(_nlu(split.train), encoding="utf-8")
         (folder / "domain.yml").write_text(_domain(list(split.train), library), encoding="utf-8")
+        (folder / f"{COMPONENTS_MODULE}.py").write_text(components_source(), encoding="utf-8")
         say(f"[{name}] training the NLU model on {sum(map(len, split.train.values()))} "
             "examples ...")
         started = time.perf_counter()

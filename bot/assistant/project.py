@@ -250,7 +250,7 @@ def build_test_stories(library: ContentLibrary, examples: dict[str, kit.KitExamp
 def build_config(settings: Settings) -> dict[str, Any]:
     return {
         "recipe": "default.v1",
-        "language": "zh",  # JiebaTokenizer needs zh; it also splits Latin-script words
+        "language": "zh",  # the tokenizer is jieba for Chinese, whole words for the rest
         "assistant_id": "safesteps",
         "pipeline": settings.assistant.pipeline,
         "policies": settings.assistant.policies,
@@ -275,6 +275,15 @@ def build_endpoints(settings: Settings, var_dir: Path, action_port: int | None =
     }
 
 
+# Our own Rasa components (bot/assistant/rasa_components.py), copied into the project folder,
+# where Rasa finds them: the pipeline names them "safesteps_components.<class>".
+COMPONENTS_MODULE = "safesteps_components"
+
+
+def components_source() -> str:
+    return (Path(__file__).resolve().parent / "rasa_components.py").read_text(encoding="utf-8")
+
+
 def project_files(settings: Settings, library: ContentLibrary, var_dir: Path
                   ) -> tuple[dict[str, str], ProblemList]:
     problems = ProblemList()
@@ -291,6 +300,7 @@ def project_files(settings: Settings, library: ContentLibrary, var_dir: Path
         "data/stories.yml": _dump(build_stories()),
         "tests/test_stories.yml": _dump(build_test_stories(library, examples)),
         "credentials.yml": _dump({"rest": None}),
+        f"{COMPONENTS_MODULE}.py": components_source(),
     }
     # Endpoints hold machine paths, so they are not part of the model's fingerprint.
     return files, problems
