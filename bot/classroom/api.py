@@ -205,8 +205,8 @@ def add_classroom_api(app: web.Application, classroom: Classroom,
                         await response.write(b": still here\n\n")
             if session.code not in classroom.sessions:
                 await response.write(b'data: {"state": "deleted"}\n\n')
-        except (ConnectionResetError, asyncio.CancelledError):
-            pass
+        except ConnectionResetError:
+            pass  # the screen was closed
         finally:
             classroom.unwatch(session, queue)
         with contextlib.suppress(ConnectionResetError, RuntimeError):
