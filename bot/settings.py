@@ -55,6 +55,9 @@ def _default_pipeline() -> list[dict[str, Any]]:
         # without them ("cuu toi" for "cứu tôi").
         {"name": "CountVectorsFeaturizer", "min_ngram": 1, "max_ngram": 2,
          "strip_accents": "unicode"},
+        # ... and their characters: "cuu" and "cứu" share their n-grams too.
+        {"name": "CountVectorsFeaturizer", "analyzer": "char_wb", "min_ngram": 1,
+         "max_ngram": 5, "strip_accents": "unicode"},
         {"name": "LogisticRegressionClassifier", "max_iter": 300},
         {"name": "ResponseSelector", "retrieval_intent": "faq", "epochs": 150,
          "constrain_similarities": True, "number_of_transformer_layers": 0,
