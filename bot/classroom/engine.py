@@ -542,10 +542,13 @@ class Classroom:
     def _common_view(self, session: Session) -> dict[str, Any]:
         """What every screen of the session shows (a fresh copy; built once per change)."""
         version, view = session.cached_view
-        if version != session.version or session.row.state in (QUESTION, PAUSED):
-            view = self._build_common_view(session)  # a running countdown is never cached
+        if version != session.version:
+            view = self._build_common_view(session)
             session.cached_view = (session.version, view)
-        return dict(view)
+        view = dict(view)
+        if "seconds_left" in view:  # the countdown runs between changes: read it now
+            view["seconds_left"] = self.seconds_left(session)
+        return view
 
     def _build_common_view(self, session: Session) -> dict[str, Any]:
         row = session.row
