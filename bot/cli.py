@@ -221,7 +221,51 @@ def cmd_build(args: argparse.Namespace) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     from bot.assistant.training import train
 
-    train(_settings(), force=args.force)
+    settings = _settings()
+    build_own_models(settings)
+    train(settings, force=args.force)
+    return EXIT_OK
+
+
+def build_own_models(settings: Settings) -> None:
+    """The danger detector (chat API) and the FAQ retriever (action server), trained from the
+    packs when they changed."""
+    from bot.assistant.faq_retrieval import load_retriever
+    from bot.content.library import ContentLibrary
+    from bot.safety.detector import load_or_train
+    from bot.safety.examples import detector_examples
+
+    started = time.monotonic()
+    library = ContentLibrary.load(settings)
+    build = settings.resolve(settings.build_dir)
+    detector = load_or_train(detector_examples(library), build / "safety")
+    _say(f"Danger detector ready: {detector.trained_on:,} labelled messages "
+         f"({time.monotonic() - started:.1f} s).")
+    started = time.monotonic()
+    load_retriever(library, build / "faq")
+    _say(f"FAQ retriever ready ({time.monotonic() - started:.1f} s).")
+
+
+def safety_eval(split: str, report: str | None) -> int:
+    """The safety layer on the independent evaluation set: a table, or docs/safety.md."""
+    from bot.safety.report import measure, render
+
+    settings = _settings()
+    figures = measure(settings, "dev" if split == "dev" else "final")
+    print(f"split {figures.split}; {figures.excluded} near-duplicates of training text left out")
+    failing: list[str] = []
+    for locale, r in sorted(figures.results.items()):
+        print(f"  {locale:<8} danger {len(r.danger):>4}: emergency {r.emergency_recall:6.1%}  "
+              f"emergency-or-check-in {r.any_recall:6.1%}   negatives {len(r.negatives):>4}: "
+              f"false emergency {r.false_emergency:5.1%}  false check-in {r.false_check_in:5.1%}")
+        failing += r.failures()
+    print(f"  per message p50 {figures.latency_ms['p50']:.2f} ms, p99 "
+          f"{figures.latency_ms['p99']:.2f} ms")
+    if report:
+        Path(report).write_text(render(figures, settings), encoding="utf-8")
+        _say(f"Wrote {report}")
+    for line in failing:
+        _say(f"  below target: {line}")
     return EXIT_OK
 
 
@@ -253,6 +297,9 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     import yaml
+
+    if args.safety:
+        return safety_eval(args.split, args.report)
 
     from bot.assistant.evaluation import evaluate
 
@@ -368,6 +415,14 @@ def build_parser() -> argparse.ArgumentParser:
                             help="skip Rasa's default configuration (much faster)")
     evaluation.add_argument("--candidate", action="append", metavar="FILE",
                             help="also try the pipeline in this YAML file (repeatable)")
+    evaluation.add_argument("--safety", action="store_true",
+                            help="measure the safety layer on the independent evaluation set "
+                            "instead (seconds, no Rasa)")
+    evaluation.add_argument("--split", choices=("dev", "final"), default="final",
+                            help="with --safety: the development split (for choices) or the "
+                            "final split (for figures; the default)")
+    evaluation.add_argument("--report", metavar="FILE",
+                            help="with --safety: also write the full report (docs/safety.md)")
     evaluation.set_defaults(handler=_assistant_errors(cmd_eval))
     purge = sub.add_parser(
         "purge", help="delete stored conversations and class quizzes past their retention now",

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from bot.content.problems import ProblemList, display_path
 from bot.content.reading import explain, to_python
@@ -93,6 +93,42 @@ class AssistantSettings(BaseModel):
 
     reply_timeout_seconds: float = Field(default=10.0, gt=0)
     """How long the chat API waits for Rasa before it answers with an apology and the menu."""
+
+    faq_answer_confidence: float = Field(default=0.45, gt=0, le=1)
+    """From this confidence on, a question gets the FAQ's answer; below it, "Did you mean"
+    with up to three FAQs (chosen in docs/safety.md so that out-of-scope messages rarely get
+    an answer)."""
+
+    faq_suggest_confidence: float = Field(default=0.2, gt=0, le=1)
+    """Below this confidence, no FAQ is offered: the out-of-scope reply with the menu."""
+
+
+class SafetySettings(BaseModel):
+    """How sure the danger detector must be before each tier of the safety reply
+    (docs/safety.md says how the values were chosen, on the evaluation's development split)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    emergency_score: float = Field(default=0.5, gt=0, le=1)
+    """From this score on, a message gets the emergency reply at once."""
+
+    check_in_score: float = Field(default=0.2, gt=0, le=1)
+    """From this score on (and below emergency_score), the normal answer comes with one calm
+    line with the emergency number and a Get-help button."""
+
+    lexicon_floor: float = Field(default=0.0, ge=0, le=1)
+    """A lexicon match is an emergency unless the detector scores it below this; then it is a
+    check-in. 0 makes every lexicon match an emergency."""
+
+    reporter_probability: float = Field(default=0.5, gt=0, lt=1)
+    """From this probability that the writer reports someone else, the emergency reply tells
+    them what to do now instead of speaking to a person in danger."""
+
+    @model_validator(mode="after")
+    def _tiers_in_order(self) -> SafetySettings:
+        if self.check_in_score > self.emergency_score:
+            raise ValueError("check_in_score must not be above emergency_score")
+        return self
 
 
 class ChatSettings(BaseModel):
@@ -212,6 +248,9 @@ class Settings(BaseModel):
     chat: ChatSettings = Field(default_factory=ChatSettings)
     """The chat API and web pages."""
 
+    safety: SafetySettings = Field(default_factory=SafetySettings)
+    """The tiers of the safety reply."""
+
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)
     """The Telegram bot."""
 
@@ -234,6 +273,7 @@ class Settings(BaseModel):
 def _setting_names() -> tuple[str, ...]:
     names: set[str] = set()
     for model in (Settings, PackSetting, PreviewSettings, AssistantSettings, ChatSettings,
+                  SafetySettings,
                   TelegramSettings, ClassroomSettings):
         names |= set(model.model_fields)
     return tuple(sorted(names))

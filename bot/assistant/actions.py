@@ -19,12 +19,14 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, Restarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from bot.assistant.faq_retrieval import FaqRetriever, faq_text, load_retriever
+from bot.assistant.hotline_questions import asks_for_number, named_country
 from bot.content import models
 from bot.content.library import ContentLibrary
 from bot.i18n import country_name
 from bot.render import Button, RenderedMessage, Renderer, audience_label, payload
 from bot.safety.layer import SafetyLayer, home_country
-from bot.settings import load_settings
+from bot.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
 
@@ -32,13 +34,23 @@ log = logging.getLogger(__name__)
 @lru_cache(maxsize=1)
 def library() -> ContentLibrary:
     """The packs, read once per action server (at its start: see SafeStepsAction)."""
-    root = Path(os.environ.get("SAFESTEPS_ROOT", ".")).resolve()
-    return ContentLibrary.load(load_settings(root))
+    return ContentLibrary.load(settings())
+
+
+@lru_cache(maxsize=1)
+def settings() -> Settings:
+    return load_settings(Path(os.environ.get("SAFESTEPS_ROOT", ".")).resolve())
 
 
 @lru_cache(maxsize=1)
 def safety() -> SafetyLayer:
     return SafetyLayer(library())
+
+
+@lru_cache(maxsize=1)
+def retriever() -> FaqRetriever:
+    """The FAQ retriever, trained by `safesteps train` (or now, once, if it is missing)."""
+    return load_retriever(library(), settings().resolve(settings().build_dir) / "faq")
 
 
 def send(dispatcher: CollectingDispatcher, message: RenderedMessage) -> None:
@@ -443,12 +455,69 @@ def show_hotlines(turn: Turn, country: str) -> None:
         turn.send(turn.render.hotline_card(home_data, country_name(home, turn.locale)))
 
 
+def country_asked_about(turn: Turn) -> str | None:
+    """The country a message names, when SafeSteps has its hotlines."""
+    text = str(turn.tracker.latest_message.get("text") or "")
+    if text.startswith("/"):
+        return None
+    return named_country(text, tuple(sorted(library().hotlines)), tuple(library().locales))
+
+
 class ActionHotlines(SafeStepsAction):
+    """The hotline card of the country the user is in, or of the one they ask about."""
+
     action_name = "action_hotlines"
 
     def act(self, turn: Turn) -> list[EventType]:
-        show_hotlines(turn, turn.country)
+        show_hotlines(turn, country_asked_about(turn) or turn.country)
         return []
+
+
+class ActionFaq(SafeStepsAction):
+    """A question: the FAQ's answer when the retriever is sure; "Did you mean" with up to
+    three FAQs when it is unsure; the out-of-scope reply when nothing fits. A question for
+    a number gets the hotline card of the country it names."""
+
+    action_name = "action_faq"
+
+    def __init__(self) -> None:
+        super().__init__()
+        retriever()
+
+    def act(self, turn: Turn) -> list[EventType]:
+        latest = turn.tracker.latest_message
+        chosen = _entity(turn.tracker, "f")
+        if (latest.get("intent") or {}).get("name") == "show_faq" and chosen:
+            faq = library().faqs.get(str(chosen))
+            if faq is not None:
+                self.answer(turn, faq)
+                return []
+        text = str(latest.get("text") or "")
+        if asks_for_number(text) and (country := country_asked_about(turn)):
+            show_hotlines(turn, country)
+            return []
+        tuning = settings().assistant
+        ranking = retriever().rank(text)
+        best, confidence = ranking[0] if ranking else ("", 0.0)
+        if confidence >= tuning.faq_answer_confidence and best in library().faqs:
+            self.answer(turn, library().faqs[best])
+        elif confidence >= tuning.faq_suggest_confidence:
+            options = [library().faqs[f] for f, p in ranking
+                       if p >= tuning.faq_suggest_confidence / 2 and f in library().faqs]
+            turn.send(turn.render.choose(turn._("Did you mean one of these?"), [
+                Button(faq_text(faq, turn.locale, library().source_locale)[0],
+                       payload("show_faq", f=faq.id)) for faq in options]))
+        else:
+            turn.send(turn.render.note(turn._(
+                "I can help with staying safe: lessons, quizzes, questions about trafficking "
+                "and who to call for help. I cannot help with other things, such as homework "
+                "or games.")))
+        return []
+
+    @staticmethod
+    def answer(turn: Turn, faq: models.Faq) -> None:
+        question, answer = faq_text(faq, turn.locale, library().source_locale)
+        turn.send(turn.render.faq(question, answer))
 
 
 class ActionChooseCountry(SafeStepsAction):
@@ -472,6 +541,7 @@ class ActionDanger(SafeStepsAction):
 
     def act(self, turn: Turn) -> list[EventType]:
         turn.send(safety().emergency_reply(turn.locale, turn.country))
+        tell_gateway(turn.dispatcher, danger=True)
         return []
 
 

@@ -27,10 +27,11 @@ TYPED_INTENTS = (
 BUTTON_INTENTS = (
     "set_context", "open_lesson", "open_quiz", "answer", "choose_country", "set_locale",
     "set_audience", "confirm_forget", "resume", "retry_missed", "safe_to_talk", "lessons",
-    "quiz", "hide",
+    "quiz", "hide", "show_faq",
 )
-# l: lesson id, q: quiz id, o: option number (short, to keep button payloads within 64 bytes)
-ENTITIES = ("locale", "country", "audience", "l", "q", "o")
+# l: lesson id, q: quiz id, o: option number, f: FAQ id (short, to keep button payloads within
+# Telegram's 64 bytes)
+ENTITIES = ("locale", "country", "audience", "l", "q", "o", "f")
 
 
 class KitExamples(BaseModel):

@@ -30,6 +30,7 @@ ACTIONS = (
     "action_open_quiz", "action_retry_missed", "action_resume", "action_hotlines",
     "action_choose_country", "action_danger", "action_choose_language", "action_set_locale",
     "action_choose_audience", "action_set_audience", "action_forget", "action_hide",
+    "action_faq",
 )
 PROGRESS_SLOTS: dict[str, dict[str, Any]] = {
     "activity": {"type": "text"},       # lesson | quiz | None
@@ -183,7 +184,7 @@ RULES: list[tuple[str, str]] = [
     ("forget_me", "utter_confirm_forget"), ("confirm_forget", "action_forget"),
     ("stop", "utter_goodbye"), ("out_of_scope", "utter_out_of_scope"),
     ("safe_to_talk", "utter_safe_to_talk"), ("hide", "action_hide"),
-    ("faq", "utter_faq"), ("nlu_fallback", "utter_fallback"),
+    ("faq", "action_faq"), ("show_faq", "action_faq"), ("nlu_fallback", "action_faq"),
 ]
 
 
@@ -242,7 +243,7 @@ def build_test_stories(library: ContentLibrary, examples: dict[str, kit.KitExamp
         ]
         if faq is not None and faq.examples.get(locale):
             steps += [{"user": faq.examples[locale][0], "intent": "faq"},
-                      {"action": "utter_faq"}]
+                      {"action": "action_faq"}]
         stories.append({"story": f"typed conversation ({locale})", "steps": steps})
     return {"version": RASA_FORMAT, "stories": stories}
 

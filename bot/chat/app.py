@@ -28,7 +28,7 @@ from aiohttp import web
 
 from bot.chat.retention import purge_forever
 from bot.content.library import ContentLibrary
-from bot.safety.layer import SafetyLayer
+from bot.safety.layer import Assessment, SafetyLayer, Tier
 from bot.settings import Settings
 
 log = logging.getLogger("safesteps.chat")
@@ -68,6 +68,16 @@ class UserContext:
     country: str
     synced: tuple[str, str] | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one turn at a time
+    assistant_saw_danger: bool = False  # set by the assistant's danger intent, per turn
+
+
+@dataclass(frozen=True)
+class ChatReply:
+    """The messages of one turn and the safety tier that shaped them, so that every channel
+    can put an emergency first."""
+
+    messages: list[dict[str, Any]]
+    safety: Tier | None = None
 
 
 @dataclass
@@ -149,7 +159,7 @@ class ChatService:
     tracker_db: Path | None = None
 
     def __post_init__(self) -> None:
-        self.safety = SafetyLayer(self.library)
+        self.safety = SafetyLayer.for_chat(self.library, self.settings)
 
     def pseudonym(self, user: str) -> str:
         return hmac.new(self.secret, user.encode("utf-8"), hashlib.sha256).hexdigest()[:32]
@@ -175,13 +185,24 @@ class ChatService:
                 ctx.country = country.upper()
         return ctx
 
+    def assess(self, user: str, text: str, locale: str | None = None) -> Assessment:
+        """The safety layer's reading of ``text`` in this conversation's language (channels
+        call it to put an emergency ahead of the chat's queue, then pass it to reply)."""
+        known = self.contexts.get(self.pseudonym(user))
+        return self.safety.assess(text, known.locale if known else
+                                  self.library.pick_locale(locale))
+
     async def reply(self, user: str, text: str, locale: str | None = None,
-                    country: str | None = None) -> list[dict[str, Any]]:
+                    country: str | None = None, *,
+                    assessment: Assessment | None = None) -> ChatReply:
+        """Answer one message: danger at once from the packs, everything else by the
+        assistant (with a calm check-in line when the safety layer is unsure)."""
         sender = self.pseudonym(user)
         ctx = self._context(sender, locale, country)
-        if self.safety.check(text, ctx.locale) is not None:
+        found = assessment if assessment is not None else self.safety.assess(text, ctx.locale)
+        if found.tier == "emergency":
             log.info("safety: danger answered from the packs")
-            return [self.safety.emergency_reply(ctx.locale, ctx.country).as_json()]
+            return self.emergency(ctx, found)
         message = text[: self.settings.chat.max_message_chars]
         async with ctx.lock:
             try:
@@ -195,14 +216,39 @@ class ChatService:
             except RasaUnavailable as err:
                 ctx.synced = None
                 # With only the action server down, Rasa can still read the message: danger
-                # that the lexicons missed is then answered from the packs all the same.
+                # that the safety layer missed is then answered from the packs all the same.
                 if await self.rasa.intent(message) == "danger":
                     log.warning("assistant unavailable (%s): danger answered from the packs",
                                 err)
-                    return [self.safety.emergency_reply(ctx.locale, ctx.country).as_json()]
+                    return self.emergency(ctx, found)
                 log.warning("assistant unavailable (%s): answering with the menu", err)
-                return self.apology(ctx.locale, ctx.country)
-            return await self._translate(sender, ctx, raw)
+                return self.with_check_in(ctx, found, self.apology(ctx.locale, ctx.country))
+            ctx.assistant_saw_danger = False
+            messages = await self._translate(sender, ctx, raw)
+            if ctx.assistant_saw_danger:
+                # The assistant's danger intent fired where the safety layer, which learnt
+                # from the same examples and many more, was not sure: ask calmly instead.
+                log.info("safety: the assistant read danger; answered with a check-in")
+                return self.with_check_in(ctx, Assessment("check_in", found.score),
+                                          self.apology_menu(ctx.locale, ctx.country))
+            return self.with_check_in(ctx, found, messages)
+
+    def emergency(self, ctx: UserContext, found: Assessment) -> ChatReply:
+        reply = self.safety.emergency_reply(ctx.locale, ctx.country, reporter=found.reporter)
+        return ChatReply([reply.as_json()], "emergency")
+
+    def with_check_in(self, ctx: UserContext, found: Assessment,
+                      messages: list[dict[str, Any]]) -> ChatReply:
+        """The answer, and for an unsure reading one calm line with the emergency number."""
+        if found.tier != "check_in":
+            return ChatReply(messages)
+        note = self.safety.check_in_note(ctx.locale, ctx.country).as_json()
+        return ChatReply([*messages, note], "check_in")
+
+    def apology_menu(self, locale: str, country: str) -> list[dict[str, Any]]:
+        """The menu, for a turn whose own answer is set aside."""
+        render = self.safety.renderer(locale)
+        return [render.menu(False, self.library.hotlines_for(country)).as_json()]
 
     def apology(self, locale: str, country: str) -> list[dict[str, Any]]:
         render = self.safety.renderer(locale)
@@ -248,6 +294,8 @@ class ChatService:
             if isinstance(context.get("country"), str):
                 ctx.country = context["country"].upper()
             ctx.synced = (ctx.locale, ctx.country)
+        if directive.get("danger"):
+            ctx.assistant_saw_danger = True
         if directive.get("forget") or directive.get("hide"):
             await self.forget(sender)
 
@@ -314,9 +362,9 @@ def create_app(service: ChatService) -> web.Application:
             return web.json_response(
                 {"error": f"the message is too large (at most {MAX_BODY_BYTES} bytes)"},
                 status=413)
-        messages = await service.reply(user, text, locale, country)
+        reply = await service.reply(user, text, locale, country)
         log.debug("turn answered in %.1f ms", (time.perf_counter() - started) * 1000)
-        return web.json_response({"messages": messages})
+        return web.json_response({"messages": reply.messages, "safety": reply.safety})
 
     async def healthz(request: web.Request) -> web.Response:
         if await service.rasa.ready():

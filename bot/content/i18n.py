@@ -33,7 +33,7 @@ def _translatable(pack: Pack) -> list[tuple[LoadedFile[Any], BaseModel]]:
     """Files with translatable texts, each with its model."""
     return [
         (f, f.model) for f in pack.all_files()
-        if f.model is not None and not isinstance(f.model, models.Lexicon)
+        if f.model is not None and not isinstance(f.model, models.UNTRANSLATED_MODELS)
     ]
 
 

@@ -25,6 +25,7 @@ class ContentLibrary:
     faqs: dict[str, models.Faq] = field(default_factory=dict)
     hotlines: dict[str, models.CountryHotlines] = field(default_factory=dict)
     lexicons: dict[str, models.Lexicon] = field(default_factory=dict)
+    safety_examples: dict[str, list[models.SafetyExamples]] = field(default_factory=dict)
     locales: list[str] = field(default_factory=list)
     source_locale: str = "en"
 
@@ -60,6 +61,10 @@ class ContentLibrary:
             for lexicon_file in pack.lexicons:
                 if lexicon_file.model is not None:
                     self.lexicons.setdefault(lexicon_file.model.locale, lexicon_file.model)
+            for examples_file in pack.safety_examples:
+                if examples_file.model is not None:
+                    self.safety_examples.setdefault(examples_file.model.locale, []).append(
+                        examples_file.model)
         if self.default_locale not in self.locales and self.locales:
             self.default_locale = self.locales[0]
 

@@ -321,8 +321,56 @@ class Lexicon(Model):
         return len(self.words) + len(self.phrases) + len(self.misspellings) + len(self.emoji)
 
 
+SAFETY_STYLES = ("plain", "misspelled", "no-tone-marks", "pinyin", "homophone", "code-switch",
+                 "non-native", "short", "emoji", "long-story", "slang")
+Style = Literal["plain", "misspelled", "no-tone-marks", "pinyin", "homophone", "code-switch",
+                "non-native", "short", "emoji", "long-story", "slang"]
+
+
+class SafetySource(Model):
+    """A public case description that examples were drawn from (never copied)."""
+
+    id: Slug = Field(description="a short id that examples name in their source field")
+    title: str = Field(min_length=1, description="the title of the page or report")
+    url: Url = Field(description="the address it was read at")
+    checked: dt.date = Field(description="when it was read, as YYYY-MM-DD")
+    drew_on: str = Field(default="", description="what the examples took from it")
+
+
+class SafetyExample(Model):
+    """One message, as a person would type it, with how it is written."""
+
+    text: str = Field(min_length=1, max_length=2000, description="the message")
+    style: Style = Field(default="plain", description="how it is written (docs/safety-taxonomy.md)")
+    writer: Literal["self", "other"] | None = Field(
+        default=None, description="danger only: self (in danger) or other (reporting someone)")
+    source: str | None = Field(default=None, description="danger only: the id of a source")
+
+
+class SafetyExamples(Model):
+    """``safety-examples/<locale>.yml``: labelled messages the danger detector learns from.
+
+    Situation and category ids are those of docs/safety-taxonomy.md.
+    """
+
+    locale: str = Field(description="the language of these examples, such as en")
+    review: str = Field(default="draft", description="how far the examples have been reviewed")
+    author: str = Field(default="", description="who wrote them, and how")
+    sources: list[SafetySource] = Field(default_factory=list,
+                                        description="public case descriptions drawn on")
+    danger: dict[str, list[SafetyExample]] = Field(
+        default_factory=dict, description="situation id: messages from or about someone in danger")
+    negatives: dict[str, list[SafetyExample]] = Field(
+        default_factory=dict, description="category id: everyday messages that are not danger")
+
+
+# Files whose texts are not translated (each locale has its own file).
+UNTRANSLATED_MODELS = (Lexicon, SafetyExamples)
+
+
 # Every model of a pack file, for messages that need to know all field names.
 ALL_MODELS: tuple[type[BaseModel], ...] = (
     PackMeta, Lesson, Step, Question, Quiz, Faq, FaqFile, Hotline, EmergencyNumber,
     CountryHotlines, Lexicon, LexiconExamples, Translation, Source, Topic, Maintainer,
+    SafetySource, SafetyExample, SafetyExamples,
 )

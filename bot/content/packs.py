@@ -10,7 +10,8 @@ from bot.content import models
 from bot.content.problems import ProblemList, display_path
 from bot.content.reading import LoadedFile, load_model
 
-KIND_FOLDERS = {"lessons": "lesson", "faqs": "faq", "hotlines": "hotlines", "safety": "lexicon"}
+KIND_FOLDERS = {"lessons": "lesson", "faqs": "faq", "hotlines": "hotlines", "safety": "lexicon",
+                "safety-examples": "safety_examples"}
 YAML_SUFFIXES = (".yml", ".yaml")
 
 
@@ -45,11 +46,13 @@ class Pack:
     faqs: list[LoadedFile[models.FaqFile]] = field(default_factory=list)
     hotlines: list[LoadedFile[models.CountryHotlines]] = field(default_factory=list)
     lexicons: list[LoadedFile[models.Lexicon]] = field(default_factory=list)
+    safety_examples: list[LoadedFile[models.SafetyExamples]] = field(default_factory=list)
     unknown: list[Path] = field(default_factory=list)
 
     def all_files(self) -> list[LoadedFile[Any]]:
         files: list[LoadedFile[Any]] = [self.meta] if self.meta else []
-        for group in (self.lessons, self.quizzes, self.faqs, self.hotlines, self.lexicons):
+        for group in (self.lessons, self.quizzes, self.faqs, self.hotlines, self.lexicons,
+                      self.safety_examples):
             files.extend(group)
         return files
 
@@ -108,13 +111,16 @@ def load_pack(location: PackLocation, problems: ProblemList, root: Path | None =
             pack.hotlines.append(load_model(path, shown, models.CountryHotlines, problems))
         elif kind == "lexicon":
             pack.lexicons.append(load_model(path, shown, models.Lexicon, problems))
+        elif kind == "safety_examples":
+            pack.safety_examples.append(
+                load_model(path, shown, models.SafetyExamples, problems))
         else:
             pack.unknown.append(path)
             problems.add(
                 shown, 1, 1,
                 "SafeSteps does not know what this file is: lessons go in lessons/<audience>/, "
-                "FAQs in faqs/, hotlines in hotlines/, lexicons in safety/, quizzes in the "
-                "pack's quizzes folder",
+                "FAQs in faqs/, hotlines in hotlines/, lexicons in safety/, the danger detector's "
+                "examples in safety-examples/, quizzes in the pack's quizzes folder",
                 "warning",
             )
     return pack

@@ -20,6 +20,7 @@ from bot.content.problems import ProblemList
 from bot.content.reading import LoadedFile, PathKey, field_label
 from bot.content.translations import iter_texts, text_status
 from bot.safety.lexicon import DangerMatcher
+from bot.safety.taxonomy import NEGATIVE_CATEGORIES, SITUATIONS
 
 # Telegram quiz-poll limits (sendPoll): question 1-300, options 2-10 of 1-100 characters,
 # explanation 0-200 characters with at most 2 line feeds.
@@ -86,6 +87,7 @@ def check_pack(pack: Pack, problems: ProblemList, settings: RuleSettings) -> Non
     check_faqs(pack, meta, topics, locales, problems)
     check_hotlines(pack, problems, settings)
     check_lexicons(pack, locales, problems)
+    check_safety_examples(pack, locales, problems)
 
 
 def check_meta(file: LoadedFile[Any], meta: models.PackMeta, problems: ProblemList,
@@ -118,7 +120,7 @@ def check_translations(pack: Pack, meta: models.PackMeta, problems: ProblemList)
     """Every text in every locale; translations say where they came from."""
     for file in pack.all_files():
         model = file.model
-        if model is None or isinstance(model, models.Lexicon):
+        if model is None or isinstance(model, models.UNTRANSLATED_MODELS):
             continue
         unstamped: list[PathKey] = []
         for path, value in iter_texts(model):
@@ -431,3 +433,37 @@ def _check_lexicon_lists(file: LoadedFile[Any], lexicon: models.Lexicon,
                      f'"{entry}" is already listed under {seen[folded]}', "warning")
             else:
                 seen[folded] = kind
+
+
+def check_safety_examples(pack: Pack, locales: list[str], problems: ProblemList) -> None:
+    """The danger detector's examples: known ids, named sources, each message once."""
+    for file in pack.safety_examples:
+        examples = file.model
+        if examples is None:
+            continue
+        if file.path.stem != examples.locale:
+            _add(problems, file, ("locale",),
+                 f"these examples are in {examples.locale} but the file is named "
+                 f"{file.path.name}: rename it to {examples.locale}.yml")
+        if examples.locale not in locales:
+            _add(problems, file, ("locale",),
+                 f'"{examples.locale}" is not one of the pack\'s locales')
+        sources = {s.id for s in examples.sources}
+        seen: set[str] = set()
+        for section, known in (("danger", SITUATIONS), ("negatives", NEGATIVE_CATEGORIES)):
+            for key, items in getattr(examples, section).items():
+                if key not in known:
+                    _add(problems, file, (section, key),
+                         f'"{key}" is not a {"situation" if section == "danger" else "category"}'
+                         f" of docs/safety-taxonomy.md: use one of {', '.join(known)}")
+                for n, item in enumerate(items):
+                    folded = " ".join(item.text.casefold().split())
+                    if folded in seen:
+                        _add(problems, file, (section, key, n),
+                             f'"{item.text}" is listed twice: keep one', "warning")
+                    seen.add(folded)
+                    if section == "danger" and item.source is not None \
+                            and item.source not in sources:
+                        _add(problems, file, (section, key, n, "source"),
+                             f'the source "{item.source}" is not among this file\'s sources: '
+                             "add it there with its title, address and date")

@@ -22,6 +22,7 @@ STANDALONE_MODELS: dict[str, type[BaseModel]] = {
     "faq": models.FaqFile,
     "hotlines": models.CountryHotlines,
     "lexicon": models.Lexicon,
+    "safety_examples": models.SafetyExamples,
     "quiz": models.Quiz,
 }
 
@@ -100,7 +101,7 @@ def summarise(packs: list[Pack]) -> dict[str, Any]:
                     for faq in faq_file.model.faqs
                 )
             for any_file in pack.all_files():
-                if any_file.model is None or isinstance(any_file.model, models.Lexicon):
+                if any_file.model is None or isinstance(any_file.model, models.UNTRANSLATED_MODELS):
                     continue
                 for _, value in iter_texts(any_file.model):
                     state = text_status(value, locale, meta.source_locale).state

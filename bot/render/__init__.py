@@ -350,6 +350,11 @@ class Renderer:
             f"<b>{escape(self.text(quiz.title))}</b>\n{escape(text)}",
             self.nav_buttons(*buttons)))
 
+    def faq(self, question: str, answer: str) -> RenderedMessage:
+        """An FAQ's answer, under its question."""
+        return check_message(RenderedMessage(f"<b>{escape(question)}</b>\n{escape(answer)}",
+                                             self.nav_buttons()))
+
     def note(self, text: str, *buttons: Button) -> RenderedMessage:
         """A short plain message with the way on."""
         return check_message(RenderedMessage(str(escape(text)), self.nav_buttons(*buttons)))
@@ -376,8 +381,11 @@ class Renderer:
         self,
         country: models.CountryHotlines | None,
         home: models.CountryHotlines | None = None,
+        *,
+        reporter: bool = False,
     ) -> RenderedMessage:
-        """The reply to danger: emergency number first, hotlines, not your fault, safe to talk?"""
+        """The reply to danger: emergency number first, hotlines, then for a person in danger
+        "not your fault, safe to talk?", for someone reporting another person what to do now."""
         _ = self.translator
         first = country.emergency[0] if country and country.emergency else None
         lines = [
@@ -397,10 +405,23 @@ class Renderer:
             emergency={"number": first.number, "label": self.text(first.label)} if first else None,
             hotlines=lines,
             home=home_lines,
+            reporter=reporter,
         )
+        first_button = Button(_("Who to call"), payload("find_hotline")) if reporter \
+            else Button(_("Yes, I can talk"), payload("safe_to_talk"))
         buttons = (
-            Button(_("Yes, I can talk"), payload("safe_to_talk")),
+            first_button,
             Button(_("Continue where I was"), payload("resume")),
             Button(_("Menu"), payload("menu")),
         )
         return check_message(RenderedMessage(text, buttons))
+
+    def check_in(self, country: models.CountryHotlines | None) -> RenderedMessage:
+        """The line added to an answer when a message might tell of danger: calm, with the
+        emergency number and a way to the hotlines."""
+        _ = self.translator
+        first = country.emergency[0] if country and country.emergency else None
+        text = self._render("check_in.html.j2",
+                            emergency={"number": first.number} if first else None)
+        return check_message(RenderedMessage(text, (
+            Button(_("Get help"), payload("find_hotline")),)))

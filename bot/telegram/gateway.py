@@ -194,9 +194,11 @@ class Gateway:
         key = self.user_key(user_id)
         known = self.service.locale_of(key)
         locale = known or self.service.library.pick_locale(language_code)
-        if self.service.safety.check(text, locale) is not None:
-            messages = await self.service.reply(key, text, None if known else locale)
-            await self.deliver(chat_id, messages, urgent=True)
+        found = self.service.assess(key, text, locale)
+        if found.tier == "emergency":
+            reply = await self.service.reply(key, text, None if known else locale,
+                                             assessment=found)
+            await self.deliver(chat_id, reply.messages, urgent=True)
             return
         lock = self.turns.get(chat_id)
         if lock is None:
@@ -207,8 +209,9 @@ class Gateway:
                     del self.turns[old]
         self.turns.move_to_end(chat_id)
         async with lock:
-            messages = await self.service.reply(key, text, None if known else locale)
-            await self.deliver(chat_id, messages)
+            reply = await self.service.reply(key, text, None if known else locale,
+                                             assessment=found)
+            await self.deliver(chat_id, reply.messages)
 
     async def deliver(self, chat_id: int, messages: list[dict[str, Any]], *,
                       urgent: bool = False) -> None:
@@ -352,7 +355,8 @@ class Gateway:
         user = message.from_user
         locale = self.locale_for(self.user_key(user.id) if user else "",
                                  user.language_code if user else None)
-        danger = self.service.safety.check(message.text or message.caption or "", locale)
+        danger = self.service.safety.assess(message.text or message.caption or "",
+                                            locale).tier == "emergency"
         text = self.gettext(locale, _(
             "If you or someone you know needs help, talk to SafeSteps in a private chat. "
             "Nothing you write there is shown in this group.") if danger else _(
@@ -362,7 +366,7 @@ class Gateway:
         markup = InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(
             text=title, url=self.private_link("help" if danger else start))]])
         await self.outbox.send(message.chat.id, lambda: self.bot.send_message(
-            message.chat.id, text, reply_markup=markup), urgent=danger is not None)
+            message.chat.id, text, reply_markup=markup), urgent=danger)
 
     # Updates ----------------------------------------------------------------------------------
 
@@ -546,7 +550,8 @@ def conversation_router(gateway: Gateway) -> Router:
     async def edited(message: Message) -> None:
         """An edit is not a new turn, but danger written in an edit is still answered."""
         text = message.text or message.caption or ""
-        if message.from_user is not None and gateway.service.safety.check(text) is not None:
+        if message.from_user is not None and \
+                gateway.service.safety.assess(text).tier == "emergency":
             await gateway.relay(message.chat.id, message.from_user.id,
                                 message.from_user.language_code, text)
 

@@ -1,0 +1,81 @@
+"""Which FAQ a question asks, and how sure that is: never a confident wrong answer.
+
+Two readers vote with equal weight: a logistic regression over the TF-IDF views of
+``bot.text_features`` (how people type: misspellings, no tone marks, pinyin) and one over
+multilingual sentence embeddings (what they mean, in other words). Trained from every FAQ's
+phrasings and question in every locale when SafeSteps trains, kept under the build folder.
+Below ``answer_confidence`` the action offers "Did you mean ..." instead of answering, and
+below ``suggest_confidence`` it gives the out-of-scope reply with the menu.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bot.content import models
+from bot.content.library import ContentLibrary
+from bot.model_cache import load_or_build
+from bot.text_features import embed, ngram_features
+
+RETRIEVER_VERSION = 1
+NGRAM_WEIGHT = 0.5
+
+
+def faq_phrasings(library: ContentLibrary) -> list[tuple[str, str]]:
+    """(text, faq id) for every phrasing and every question of every FAQ."""
+    pairs: list[tuple[str, str]] = []
+    for faq in library.faqs.values():
+        for texts in faq.examples.values():
+            pairs += [(text, faq.id) for text in texts]
+        for value in faq.question.values():
+            text = value if isinstance(value, str) else value.text
+            pairs.append((text, faq.id))
+    return pairs
+
+
+@dataclass
+class FaqRetriever:
+    ngram_model: Any
+    dense_model: Any
+    fingerprint: str
+
+    @classmethod
+    def train(cls, pairs: Sequence[tuple[str, str]], fingerprint: str = "") -> FaqRetriever:
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import make_pipeline
+
+        texts = [t for t, _ in pairs]
+        labels = [f for _, f in pairs]
+        ngram_model = make_pipeline(ngram_features(), LogisticRegression(C=30, max_iter=3000))
+        ngram_model.fit(texts, labels)
+        dense_model = LogisticRegression(C=100, max_iter=3000).fit(embed(texts), labels)
+        return cls(ngram_model, dense_model, fingerprint)
+
+    def rank(self, text: str, limit: int = 3) -> list[tuple[str, float]]:
+        """The likeliest FAQs for ``text``, best first, with their probability."""
+        votes = NGRAM_WEIGHT * self.ngram_model.predict_proba([text])[0] + \
+            (1 - NGRAM_WEIGHT) * self.dense_model.predict_proba(embed([text]))[0]
+        order = votes.argsort()[::-1][:limit]
+        return [(str(self.ngram_model.classes_[i]), float(votes[i])) for i in order]
+
+
+def load_retriever(library: ContentLibrary, folder: Path) -> FaqRetriever:
+    pairs = faq_phrasings(library)
+    digest = hashlib.sha256(f"{RETRIEVER_VERSION}".encode())
+    for pair in pairs:
+        digest.update(json.dumps(pair, ensure_ascii=False).encode())
+    key = digest.hexdigest()[:16]
+    return load_or_build(folder, "faq-retriever", key,
+                         lambda: FaqRetriever.train(pairs, key), FaqRetriever)
+
+
+def faq_text(faq: models.Faq, locale: str, fallback: str) -> tuple[str, str]:
+    """The question and the answer of ``faq`` in ``locale`` (or the pack's source locale)."""
+    question = models.text_in(faq.question, locale) or models.text_in(faq.question, fallback)
+    answer = models.text_in(faq.answer, locale) or models.text_in(faq.answer, fallback)
+    return question or "", answer or ""

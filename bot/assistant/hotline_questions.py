@@ -1,0 +1,73 @@
+"""Questions for a number ("which hotline in Viet Nam", "在中国举报拐卖打什么电话"): which
+country they name, so that the answer is that country's hotline card, not an FAQ."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from babel import Locale
+
+from bot.safety.lexicon import normalise
+
+# Words that ask for a number to call, folded (no case, accents or tone marks).
+NUMBER_CUES = (
+    # en
+    "number", "numbers", "hotline", "hotlines", "helpline", "phone", "call", "dial", "ring",
+    # zh-Hans
+    "电话", "号码", "热线", "打什么", "打几", "拨打", "报警",
+    # vi
+    "so dien thoai", "so nao", "so may", "goi so", "goi ai", "goi cho ai", "goi di dau",
+    "duong day nong", "tong dai", "dien thoai",
+)
+# Other names people use for the countries SafeSteps has hotlines for.
+ALIASES = {
+    "CN": ("china", "prc", "mainland", "trung quoc", "中国", "大陆", "国内"),
+    "VN": ("vietnam", "viet nam", "越南"),
+    "US": ("usa", "u.s.", "the us", "america", "united states", "the states", "美国", "my"),
+    "GB": ("uk", "u.k.", "britain", "england", "scotland", "wales", "英国", "anh"),
+    "TH": ("thailand", "泰国", "thai lan"),
+    "KH": ("cambodia", "kampuchea", "柬埔寨", "campuchia"),
+    "LA": ("laos", "lao", "老挝"),
+    "MM": ("myanmar", "burma", "缅甸", "mien dien"),
+}
+# Short aliases that are ordinary words elsewhere ("my", "anh") only count after these.
+_AFTER = ("in", "o", "tai", "ben", "sang", "to", "from", "của", "cua")
+_AMBIGUOUS = {"my", "anh", "lao"}
+
+
+def _has(folded: str, term: str) -> bool:
+    if all(ord(ch) < 0x2E80 for ch in term):
+        return re.search(r"(?<!\w)" + re.escape(term) + r"(?!\w)", folded) is not None
+    return term in folded
+
+
+def asks_for_number(text: str) -> bool:
+    folded = normalise(text)
+    return any(_has(folded, normalise(cue)) for cue in NUMBER_CUES)
+
+
+@lru_cache(maxsize=16)
+def _names(countries: tuple[str, ...], locales: tuple[str, ...]) -> list[tuple[str, str]]:
+    names: list[tuple[str, str]] = []
+    for code in countries:
+        for locale in locales:
+            name = Locale.parse(locale.replace("-", "_")).territories.get(code)
+            if name:
+                names.append((normalise(name), code))
+        names += [(normalise(alias), code) for alias in ALIASES.get(code, ())]
+    return sorted(set(names), key=lambda item: len(item[0]), reverse=True)
+
+
+def named_country(text: str, countries: tuple[str, ...], locales: tuple[str, ...]
+                  ) -> str | None:
+    """The first of ``countries`` that ``text`` names, in any of ``locales`` or by a common
+    other name; None when it names none."""
+    folded = normalise(text)
+    for name, code in _names(countries, locales):
+        if name in _AMBIGUOUS:
+            if any(_has(folded, f"{before} {name}") for before in _AFTER):
+                return code
+        elif _has(folded, name):
+            return code
+    return None

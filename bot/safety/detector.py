@@ -1,0 +1,107 @@
+"""The danger detector: a character n-gram model that reads a message the way people type it.
+
+The lexicons catch what is said outright ("help me", "they took my passport"); this model
+catches the rest: danger told as a story, implied, misspelled, typed without tone marks, in
+pinyin or with wrong characters that sound alike. It is a logistic regression over three views
+of a message (folded characters, character n-grams of how it sounds, folded words), trained
+from the packs' safety examples, the lexicons' examples and the kit's intents when SafeSteps
+trains, and kept under the build folder keyed by the fingerprint of what it learned from.
+It runs in the chat API process, so it answers with Rasa and the action server down.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bot.model_cache import load_or_build
+from bot.text_features import ngram_features
+
+# Bump when features or training change, so that an old model is never loaded.
+DETECTOR_VERSION = 1
+_SENTENCE_END = re.compile(r"(?<=[.!?。！？;；…\n])\s*")
+LONG_MESSAGE = 160  # characters; longer messages are also read a few sentences at a time
+
+
+def windows(text: str) -> list[str]:
+    """Overlapping pairs of sentences of a long message, where danger is often told late."""
+    sentences = [s for s in _SENTENCE_END.split(text) if s.strip()]
+    if len(sentences) < 2:
+        return []
+    return [" ".join(sentences[i:i + 2]) for i in range(len(sentences) - 1)]
+
+
+@dataclass(frozen=True)
+class Example:
+    """One labelled message the detector learns from."""
+
+    text: str
+    danger: bool
+    writer: str | None = None  # "self" or "other", for danger
+
+
+def _pipeline(c: float) -> Any:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    return make_pipeline(ngram_features(), LogisticRegression(
+        C=c, class_weight="balanced", max_iter=2000, solver="liblinear"))
+
+
+@dataclass
+class DangerDetector:
+    """How likely a message is to tell of danger (0..1), and who is writing."""
+
+    danger_model: Any
+    writer_model: Any
+    fingerprint: str
+    trained_on: int = 0
+
+    @classmethod
+    def train(cls, examples: Sequence[Example], fingerprint: str = "",
+              c: float = 4.0) -> DangerDetector:
+        texts = [e.text for e in examples]
+        labels = [int(e.danger) for e in examples]
+        danger_model = _pipeline(c).fit(texts, labels)
+        writers = [e for e in examples if e.danger and e.writer in ("self", "other")]
+        labels = [int(e.writer == "other") for e in writers]
+        writer_model = _pipeline(c).fit([e.text for e in writers], labels) \
+            if len(set(labels)) == 2 else None
+        return cls(danger_model, writer_model, fingerprint, len(examples))
+
+    def score(self, text: str) -> float:
+        """The probability that ``text`` tells of danger; long messages are also read in
+        windows of two sentences, and the highest reading counts."""
+        pieces = [text]
+        if len(text) > LONG_MESSAGE:
+            pieces += windows(text)
+        probabilities = self.danger_model.predict_proba(pieces)[:, 1]
+        return float(max(probabilities))
+
+    def reporter_probability(self, text: str) -> float:
+        """How likely it is that the writer reports someone else (a parent, a neighbour)."""
+        if self.writer_model is None:
+            return 0.0
+        return float(self.writer_model.predict_proba([text])[0, 1])
+
+
+def fingerprint(examples: Iterable[Example]) -> str:
+    import sklearn
+
+    digest = hashlib.sha256(f"{DETECTOR_VERSION}|{sklearn.__version__}".encode())
+    for e in examples:
+        digest.update(json.dumps([e.text, e.danger, e.writer], ensure_ascii=False).encode())
+    return digest.hexdigest()[:16]
+
+
+def load_or_train(examples: Sequence[Example], folder: Path) -> DangerDetector:
+    """The detector for these examples: from the build folder when it was trained on exactly
+    them, otherwise trained now (a few seconds) and kept for next time."""
+    key = fingerprint(examples)
+    return load_or_build(folder, "detector", key,
+                         lambda: DangerDetector.train(examples, key), DangerDetector)

@@ -1,0 +1,57 @@
+"""What the danger detector learns from: every labelled message the packs and the kit hold.
+
+Danger: the packs' safety examples (by situation), the lexicons' danger examples and the kit's
+``danger`` intent. Not danger: the packs' everyday hard negatives, the lexicons' safe examples,
+every other kit intent and every FAQ phrasing (people asking about a lesson are not in danger).
+Never the evaluation sets under tests/: figures are only honest on messages not learnt from.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from bot.content.library import ContentLibrary
+from bot.content.problems import ProblemList
+from bot.safety.detector import Example
+from bot.safety.lexicon import normalise
+
+log = logging.getLogger("safesteps.safety")
+
+
+def detector_examples(library: ContentLibrary) -> list[Example]:
+    """Every labelled message, once; a message labelled both ways counts as danger."""
+    from bot.assistant.kit import load_kit_examples
+
+    found: dict[str, Example] = {}
+
+    def add(text: str, danger: bool, writer: str | None = None) -> None:
+        key = normalise(text)
+        if not key:
+            return
+        known = found.get(key)
+        if known is not None and (known.danger or not danger):
+            return
+        found[key] = Example(text, danger, writer)
+
+    for files in library.safety_examples.values():
+        for examples in files:
+            for items in examples.danger.values():
+                for item in items:
+                    add(item.text, True, item.writer or "self")
+            for items in examples.negatives.values():
+                for item in items:
+                    add(item.text, False)
+    for lexicon in library.lexicons.values():
+        for text in lexicon.examples.danger:
+            add(text, True)
+        for text in lexicon.examples.safe:
+            add(text, False)
+    for kit in load_kit_examples(ProblemList()).values():
+        for intent, texts in kit.intents.items():
+            for text in texts:
+                add(text, intent == "danger")
+    for faq in library.faqs.values():
+        for texts in faq.examples.values():
+            for text in texts:
+                add(text, False)
+    return list(found.values())

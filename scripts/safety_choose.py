@@ -1,0 +1,94 @@
+"""Choose the danger detector and its thresholds on the development split only.
+
+    .venv/bin/python scripts/safety_choose.py [--variant NAME ...] [--show-errors LOCALE]
+
+For each variant it trains on the packs' examples, scores the development split of
+tests/safety_eval/, and picks the lowest thresholds that keep false alarms on the development
+negatives within a margin of the targets (emergency ≤ 2 %, check-in ≤ 11 %), then prints the
+recall they give. The final split is never read here: docs/safety.md reports it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bot.content.library import ContentLibrary  # noqa: E402
+from bot.safety import detector as detector_module  # noqa: E402
+from bot.safety.evaluation import load_eval_sets, near_duplicates, split_of  # noqa: E402
+from bot.safety.examples import detector_examples  # noqa: E402
+from bot.safety.layer import SafetyLayer  # noqa: E402
+from bot.settings import load_settings  # noqa: E402
+
+EMERGENCY_MARGIN = 0.02
+CHECK_IN_MARGIN = 0.11
+
+
+def lowest_threshold(negative_scores: np.ndarray, share: float) -> float:
+    """The lowest threshold at which at most ``share`` of the negatives reach it."""
+    if len(negative_scores) == 0:
+        return 0.5
+    ordered = np.sort(negative_scores)[::-1]
+    allowed = int(np.floor(share * len(ordered)))
+    return float(ordered[allowed] + 1e-6) if allowed < len(ordered) else 0.0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--c", type=float, action="append", help="regularisation (repeatable)")
+    parser.add_argument("--show-errors", metavar="LOCALE")
+    args = parser.parse_args()
+    settings = load_settings(ROOT)
+    library = ContentLibrary.load(settings)
+    examples = detector_examples(library)
+    messages, problems = load_eval_sets(ROOT / "tests" / "safety_eval")
+    assert not problems.items, problems.items
+    repeated = {id(m) for m, _ in near_duplicates(messages, [e.text for e in examples])}
+    dev = [m for m in messages if split_of(m.text) == "dev" and id(m) not in repeated]
+    print(f"trained on {len(examples)}; development messages {len(dev)} "
+          f"({len(repeated)} near-duplicates left out)")
+    for c in args.c or [4.0]:
+        detector = detector_module.DangerDetector.train(examples, "", c=c)
+        layer = SafetyLayer(library, detector)
+        scores = np.array([detector.score(m.text) for m in dev])
+        lexicon = np.array([layer.check(m.text, m.locale) is not None for m in dev])
+        danger = np.array([m.danger for m in dev])
+        # One threshold for all locales, chosen on all development negatives.
+        negatives = ~danger
+        lex_fp = lexicon[negatives].mean()
+        emergency = lowest_threshold(scores[negatives & ~lexicon],
+                                     max(0.0, EMERGENCY_MARGIN - lex_fp))
+        check_in = lowest_threshold(scores[negatives], CHECK_IN_MARGIN)
+        check_in = min(check_in, emergency)
+        print(f"\nC={c}: lexicon false alarms {lex_fp:.1%}; emergency from {emergency:.3f}, "
+              f"check-in from {check_in:.3f}")
+        for locale in sorted({m.locale for m in dev}):
+            mine = np.array([m.locale == locale for m in dev])
+            is_emergency = lexicon | (scores >= emergency)
+            is_any = is_emergency | (scores >= check_in)
+            d, n = mine & danger, mine & negatives
+            print(f"  {locale:<8} emergency {is_emergency[d].mean():6.1%}  any "
+                  f"{is_any[d].mean():6.1%}  | false emergency {is_emergency[n].mean():5.1%}"
+                  f"  false check-in {(is_any & ~is_emergency)[n].mean():5.1%}   "
+                  f"(lexicon alone: recall {lexicon[d].mean():5.1%}, false "
+                  f"{lexicon[n].mean():5.1%})")
+            if args.show_errors == locale:
+                for m, s, hit, e, a in zip(dev, scores, lexicon, is_emergency, is_any,
+                                           strict=True):
+                    if m.locale != locale:
+                        continue
+                    if m.danger and not a:
+                        print(f"    MISS {s:.2f} {m.label}: {m.text[:140]}")
+                    elif not m.danger and e:
+                        print(f"    FALSE {'lex' if hit else f'{s:.2f}'} {m.label}: "
+                              f"{m.text[:140]}")
+
+
+if __name__ == "__main__":
+    main()
