@@ -27,6 +27,8 @@ from tests.conftest import CANARY, ROOT, SHIPPED_LOCALES
 pytestmark = pytest.mark.assistant
 
 NOT_YOUR_FAULT = {"en": "not your fault", "zh-Hans": "这不是你的错", "vi": "không phải lỗi của bạn"}
+# The emergency reply to someone who reports another person tells them what to do instead.
+WHAT_TO_DO_NOW = {"en": "What to do now:", "zh-Hans": "现在就这样做：", "vi": "Việc cần làm ngay:"}
 WHAT_TO_DO = {"en": "What would you like to do?", "zh-Hans": "你想做什么？",
               "vi": "Bạn muốn làm gì?"}
 
@@ -46,7 +48,8 @@ def payloads(messages: list[dict[str, Any]]) -> list[str]:
 
 def is_emergency(messages: list[dict[str, Any]], locale: str, number: str = "110") -> bool:
     text = texts(messages)
-    return number in text and NOT_YOUR_FAULT[locale] in text and "/resume" in payloads(messages)
+    spoken_to = NOT_YOUR_FAULT[locale] in text or WHAT_TO_DO_NOW[locale] in text
+    return number in text and spoken_to and "/resume" in payloads(messages)
 
 
 def test_rasa_data_validate_passes_on_the_generated_project() -> None:

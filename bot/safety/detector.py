@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.model_cache import load_or_build
-from bot.text_features import ngram_features
+from bot.text_features import embed, ngram_features
 
 # Bump when features or training change, so that an old model is never loaded.
 DETECTOR_VERSION = 1
@@ -61,18 +61,28 @@ class DangerDetector:
     writer_model: Any
     fingerprint: str
     trained_on: int = 0
+    dense_model: Any = None  # over sentence embeddings, when trained with them
+    ngram_weight: float = 1.0
 
     @classmethod
     def train(cls, examples: Sequence[Example], fingerprint: str = "",
-              c: float = 4.0) -> DangerDetector:
+              c: float = 4.0, ngram_weight: float = 1.0, dense_c: float = 10.0
+              ) -> DangerDetector:
         texts = [e.text for e in examples]
         labels = [int(e.danger) for e in examples]
         danger_model = _pipeline(c).fit(texts, labels)
+        dense_model = None
+        if ngram_weight < 1.0:
+            from sklearn.linear_model import LogisticRegression
+
+            dense_model = LogisticRegression(C=dense_c, class_weight="balanced",
+                                             max_iter=3000).fit(embed(texts), labels)
         writers = [e for e in examples if e.danger and e.writer in ("self", "other")]
         labels = [int(e.writer == "other") for e in writers]
         writer_model = _pipeline(c).fit([e.text for e in writers], labels) \
             if len(set(labels)) == 2 else None
-        return cls(danger_model, writer_model, fingerprint, len(examples))
+        return cls(danger_model, writer_model, fingerprint, len(examples), dense_model,
+                   ngram_weight)
 
     def score(self, text: str) -> float:
         """The probability that ``text`` tells of danger; long messages are also read in
@@ -81,7 +91,11 @@ class DangerDetector:
         if len(text) > LONG_MESSAGE:
             pieces += windows(text)
         probabilities = self.danger_model.predict_proba(pieces)[:, 1]
-        return float(max(probabilities))
+        if self.dense_model is None:
+            return float(max(probabilities))
+        dense = self.dense_model.predict_proba(embed(pieces))[:, 1]
+        weight = self.ngram_weight
+        return float(max(weight * probabilities + (1 - weight) * dense))
 
     def reporter_probability(self, text: str) -> float:
         """How likely it is that the writer reports someone else (a parent, a neighbour)."""
