@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 from tests.test_hostile_yaml import HOSTILE  # noqa: E402
 
 REPORT = ROOT / "docs" / "performance.md"
+SAFETY_REPORT = ROOT / "docs" / "safety.md"
 
 
 def machine() -> str:
@@ -151,18 +152,21 @@ def bench_safety() -> list[str]:
     from bot.safety.layer import SafetyLayer
     from bot.settings import load_settings
 
-    library = ContentLibrary.load(load_settings(ROOT))
-    layer = SafetyLayer(library)
+    settings = load_settings(ROOT)
+    library = ContentLibrary.load(settings)
+    layer = SafetyLayer.for_chat(library, settings)
     messages = [m for lex in library.lexicons.values() for m in lex.examples.danger]
     ordinary = [m for lex in library.lexicons.values() for m in lex.examples.safe]
-    check = [t * 1000 for t in timed_each(lambda m: layer.check(m), messages + ordinary)]
+    check = [t * 1000 for t in timed_each(lambda m: layer.assess(m), messages + ordinary)]
     reply = [t * 1000 for t in timed_each(
-        lambda m: layer.emergency_reply("vi", "CN") if layer.check(m) else None, messages)]
+        lambda m: layer.emergency_reply("vi", "CN") if layer.assess(m).tier else None,
+        messages)]
     return [
         "## Safety layer alone (no Rasa)",
         "",
         f"{len(messages)} danger and {len(ordinary)} ordinary messages, every lexicon of every "
-        "locale. Target: danger answered in < 5 ms.",
+        "locale, read by the lexicons and the danger detector. Target: danger answered in "
+        "< 5 ms (and the detector's p99 ≤ 20 ms).",
         "",
         "| measure | p50 | p99 | max |",
         "| --- | --- | --- | --- |",
@@ -183,16 +187,18 @@ def bench_false_alarms() -> list[str]:
     from bot.safety.layer import SafetyLayer
     from bot.settings import load_settings
 
-    library = ContentLibrary.load(load_settings(ROOT))
-    layer = SafetyLayer(library)
+    settings = load_settings(ROOT)
+    library = ContentLibrary.load(settings)
+    layer = SafetyLayer.for_chat(library, settings)
     kit = load_kit_examples(ProblemList())
     lines = [
         "## Safety layer: false alarms on ordinary messages",
         "",
-        "How often the lexicons fire on messages that are not danger. Ordinary user messages: "
-        "every FAQ phrasing and every example of the kit's other intents. Lesson and quiz "
-        "text: every text of every lesson and quiz, as if a user pasted it back. Recall on the "
-        "shipped danger examples is 100 % by test.",
+        "How often the safety layer gives the emergency reply to messages that are not danger. "
+        "Ordinary user messages: every FAQ phrasing and every example of the kit's other "
+        "intents (the detector learnt from these, so this shows fit, not generalisation: "
+        "docs/safety.md has the figures on messages it never saw). Lesson and quiz text: every "
+        "text of every lesson and quiz, as if a user pasted it back (never learnt from).",
         "",
         "| locale | user messages | false alarms | rate | lesson and quiz texts | fired | rate |",
         "| --- | --- | --- | --- | --- | --- | --- |",
@@ -205,8 +211,8 @@ def bench_false_alarms() -> list[str]:
             text for model in [*library.lessons.values(), *library.quizzes.values()]
             for _, value in iter_texts(model) if (text := text_in(value, locale))
         ]
-        fired_user = sum(layer.check(m, locale) is not None for m in user)
-        fired_content = sum(layer.check(m, locale) is not None for m in content)
+        fired_user = sum(layer.assess(m, locale).tier == "emergency" for m in user)
+        fired_content = sum(layer.assess(m, locale).tier == "emergency" for m in content)
         lines.append(
             f"| {locale} | {len(user)} | {fired_user} | {fired_user / len(user):.1%} | "
             f"{len(content)} | {fired_content} | {fired_content / len(content):.1%} |")
@@ -601,6 +607,18 @@ SECTIONS: list[Callable[[], list[str]]] = [
 ]
 
 
+def write_safety_report() -> None:
+    """docs/safety.md: the safety layer and the FAQ answers on the independent sets."""
+    from bot.safety.report import faq_figures, measure, render
+    from bot.settings import load_settings
+
+    print("bench: safety (independent evaluation set) ...", file=sys.stderr, flush=True)
+    settings = load_settings(ROOT)
+    text = render(measure(settings, "final"), settings, faq_figures(settings, "final"))
+    SAFETY_REPORT.write_text(text, encoding="utf-8")
+    print(f"bench: wrote {SAFETY_REPORT.relative_to(ROOT)}", file=sys.stderr)
+
+
 def main() -> int:
     lines = [
         "# SafeSteps performance",
@@ -616,6 +634,7 @@ def main() -> int:
         lines += section()
     REPORT.write_text("\n".join(lines), encoding="utf-8")
     print(f"bench: wrote {REPORT.relative_to(ROOT)}", file=sys.stderr)
+    write_safety_report()
     print("\n".join(lines))
     return 0
 

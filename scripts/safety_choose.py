@@ -39,6 +39,20 @@ def lowest_threshold(negative_scores: np.ndarray, share: float) -> float:
     return float(ordered[allowed] + 1e-6) if allowed < len(ordered) else 0.0
 
 
+def remember_embeddings() -> None:
+    """Embed each text once per run, whichever variant asks (variants share the texts)."""
+    original = detector_module.embed
+    known: dict[str, np.ndarray] = {}
+
+    def embed(texts: list[str]) -> np.ndarray:
+        missing = [t for t in dict.fromkeys(texts) if t not in known]
+        if missing:
+            known.update(zip(missing, original(missing), strict=True))
+        return np.stack([known[t] for t in texts])
+
+    detector_module.embed = embed  # type: ignore[assignment]
+
+
 def choose(scores: np.ndarray, lexicon: np.ndarray, danger: np.ndarray,
            masks: dict[str, np.ndarray]) -> tuple[float, float, float]:
     """The thresholds with the best emergency recall (then overall recall) whose false alarms
@@ -69,8 +83,11 @@ def main() -> None:
     parser.add_argument("--c", type=float, action="append", help="regularisation (repeatable)")
     parser.add_argument("--ngram-weight", type=float, action="append",
                         help="weight of the n-gram model beside sentence embeddings (1: none)")
+    parser.add_argument("--hard-weight", type=float, action="append",
+                        help="weight of the packs' hard negatives in training (repeatable)")
     parser.add_argument("--show-errors", metavar="LOCALE")
     args = parser.parse_args()
+    remember_embeddings()
     settings = load_settings(ROOT)
     library = ContentLibrary.load(settings)
     examples = detector_examples(library)
@@ -80,8 +97,11 @@ def main() -> None:
     dev = [m for m in messages if split_of(m.text) == "dev" and id(m) not in repeated]
     print(f"trained on {len(examples)}; development messages {len(dev)} "
           f"({len(repeated)} near-duplicates left out)")
-    for c, weight in [(c, w) for c in args.c or [4.0] for w in args.ngram_weight or [1.0]]:
-        detector = detector_module.DangerDetector.train(examples, "", c=c, ngram_weight=weight)
+    variants = [(c, w, h) for c in args.c or [4.0] for w in args.ngram_weight or [1.0]
+                for h in args.hard_weight or [1.0]]
+    for c, weight, hard in variants:
+        detector = detector_module.DangerDetector.train(examples, "", c=c, ngram_weight=weight,
+                                                        hard_weight=hard)
         layer = SafetyLayer(library, detector)
         scores = np.array([detector.score(m.text) for m in dev])
         lexicon = np.array([layer.check(m.text, m.locale) is not None for m in dev])
@@ -90,8 +110,9 @@ def main() -> None:
         locales = sorted({m.locale for m in dev})
         masks = {loc: np.array([m.locale == loc for m in dev]) for loc in locales}
         emergency, check_in, floor = choose(scores, lexicon, danger, masks)
-        print(f"\nC={c}, n-gram weight {weight}: lexicon false alarms {lexicon[negatives].mean():.1%}; emergency from "
-              f"{emergency:.3f}, check-in from {check_in:.3f}, lexicon floor {floor:.3f}")
+        print(f"\nC={c}, n-gram weight {weight}, hard negatives ×{hard}: lexicon false alarms "
+              f"{lexicon[negatives].mean():.1%}; emergency from {emergency:.3f}, check-in "
+              f"from {check_in:.3f}, lexicon floor {floor:.3f}")
         for locale in sorted({m.locale for m in dev}):
             mine = np.array([m.locale == locale for m in dev])
             is_emergency = (lexicon & (scores >= floor)) | (scores >= emergency)

@@ -43,6 +43,7 @@ class Example:
     text: str
     danger: bool
     writer: str | None = None  # "self" or "other", for danger
+    hard: bool = False  # an everyday message written to look like danger
 
 
 def _pipeline(c: float) -> Any:
@@ -66,11 +67,12 @@ class DangerDetector:
 
     @classmethod
     def train(cls, examples: Sequence[Example], fingerprint: str = "",
-              c: float = 4.0, ngram_weight: float = 1.0, dense_c: float = 10.0
-              ) -> DangerDetector:
+              c: float = 4.0, ngram_weight: float = 1.0, dense_c: float = 10.0,
+              hard_weight: float = 1.0) -> DangerDetector:
         texts = [e.text for e in examples]
         labels = [int(e.danger) for e in examples]
-        danger_model = _pipeline(c).fit(texts, labels)
+        weights = [hard_weight if e.hard else 1.0 for e in examples]
+        danger_model = _pipeline(c).fit(texts, labels, logisticregression__sample_weight=weights)
         dense_model = None
         if ngram_weight < 1.0:
             from sklearn.linear_model import LogisticRegression
@@ -109,7 +111,8 @@ def fingerprint(examples: Iterable[Example]) -> str:
 
     digest = hashlib.sha256(f"{DETECTOR_VERSION}|{sklearn.__version__}".encode())
     for e in examples:
-        digest.update(json.dumps([e.text, e.danger, e.writer], ensure_ascii=False).encode())
+        digest.update(json.dumps([e.text, e.danger, e.writer, e.hard],
+                                 ensure_ascii=False).encode())
     return digest.hexdigest()[:16]
 
 

@@ -24,14 +24,14 @@ def detector_examples(library: ContentLibrary) -> list[Example]:
 
     found: dict[str, Example] = {}
 
-    def add(text: str, danger: bool, writer: str | None = None) -> None:
+    def add(text: str, danger: bool, writer: str | None = None, hard: bool = False) -> None:
         key = normalise(text)
         if not key:
             return
         known = found.get(key)
         if known is not None and (known.danger or not danger):
             return
-        found[key] = Example(text, danger, writer)
+        found[key] = Example(text, danger, writer, hard)
 
     for files in library.safety_examples.values():
         for examples in files:
@@ -40,7 +40,7 @@ def detector_examples(library: ContentLibrary) -> list[Example]:
                     add(item.text, True, item.writer or "self")
             for items in examples.negatives.values():
                 for item in items:
-                    add(item.text, False)
+                    add(item.text, False, hard=True)
     for lexicon in library.lexicons.values():
         for text in lexicon.examples.danger:
             add(text, True)

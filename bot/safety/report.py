@@ -127,3 +127,37 @@ def _cpu_name() -> str:
     except OSError:
         pass
     return platform.processor() or "unknown CPU"
+
+
+def faq_figures(settings: Settings, split: Split = "final") -> list[str]:
+    """FAQ answers on the independent FAQ set (tests/faq_eval/), as docs/safety.md shows
+    them: the retriever alone, with the thresholds of config.yml."""
+    from bot.assistant.faq_evaluation import evaluate_faqs, faq_markdown, load_faq_eval
+    from bot.assistant.faq_retrieval import load_retriever
+
+    library = ContentLibrary.load(settings)
+    retriever = load_retriever(library, settings.resolve(settings.build_dir) / "faq")
+    messages, _ = load_eval_sets(eval_folder(settings))
+    everyday: dict[str, list[str]] = {}
+    for m in messages:
+        if not m.danger and m.label != "lesson-questions":
+            everyday.setdefault(m.locale, []).append(m.text)
+    results = evaluate_faqs(
+        retriever, load_faq_eval(settings.resolve(Path("tests/faq_eval"))), settings.assistant,
+        tuple(sorted(library.hotlines)), tuple(library.locales), split, everyday)
+    tuning = settings.assistant
+    return [
+        "## FAQ answers on questions phrased by others",
+        "",
+        "`tests/faq_eval/`: phrasings of each FAQ, questions for a number and out-of-scope "
+        "messages written by an author who saw only the FAQs' questions and answers, never "
+        "their training phrasings; the out-of-scope messages also include the safety set's "
+        "hard negatives other than questions about the lessons. Read by the FAQ retriever "
+        f"alone: an answer from confidence {tuning.faq_answer_confidence}, \"Did you mean\" "
+        f"from {tuning.faq_suggest_confidence}. Targets: top-1 ≥ 0.90 per locale, FAQ "
+        "answers on out-of-scope messages ≤ 5 %. In the running assistant, Rasa's intent "
+        "classifier sends most out-of-scope messages to the scope reply before the retriever "
+        "sees them, so the out-of-scope column is an upper bound.",
+        "",
+        *faq_markdown(results, split),
+    ]
