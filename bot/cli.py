@@ -318,8 +318,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
     for name, result in results.items():
         print(f"{name} (trained in {result['train_seconds']} s)")
         for locale, row in result["locales"].items():
+            faq = row["faq_accuracy"]
+            shown = f"{faq:.3f}" if faq is not None else "by the FAQ retriever: eval --safety"
             print(f"  {locale:<8} intent accuracy {row['intent_accuracy']:.3f}  kit macro F1 "
-                  f"{row['kit_macro_f1']:.3f}  FAQ retrieval accuracy {row['faq_accuracy']:.3f}")
+                  f"{row['kit_macro_f1']:.3f}  FAQ retrieval accuracy {shown}")
             for confusion, n in row["confusions"].items():
                 print(f"           {n} × {confusion}")
     print("Full reports: build/reports/eval/", file=sys.stderr)

@@ -42,8 +42,10 @@ class PreviewSettings(BaseModel):
 def _default_pipeline() -> list[dict[str, Any]]:
     """Chosen by `safesteps eval` on 2 cores (docs/nlu.md): jieba splits Chinese while
     Vietnamese and English words stay whole, character n-grams carry Vietnamese typed with or
-    without tone marks, a logistic regression classifies the kit's intents, the
-    ResponseSelector picks the FAQ."""
+    without tone marks, a logistic regression classifies the kit's intents (every FAQ is one
+    intent, "faq"). Which FAQ is asked is decided by the action server's FAQ retriever
+    (bot/assistant/faq_retrieval.py), so Rasa's ResponseSelector, two thirds of the
+    training time, is no longer trained."""
     return [
         # bot/assistant/rasa_components.py: Rasa's JiebaTokenizer cuts "bạn" into "b ạ n".
         {"name": "safesteps_components.MixedScriptTokenizer"},
@@ -59,10 +61,6 @@ def _default_pipeline() -> list[dict[str, Any]]:
         {"name": "CountVectorsFeaturizer", "analyzer": "char_wb", "min_ngram": 1,
          "max_ngram": 5, "strip_accents": "unicode"},
         {"name": "LogisticRegressionClassifier", "max_iter": 300},
-        {"name": "ResponseSelector", "retrieval_intent": "faq", "epochs": 150,
-         "constrain_similarities": True, "number_of_transformer_layers": 0,
-         "hidden_layers_sizes": {"text": [256, 128], "label": [256, 128]},
-         "batch_size": [64, 256]},
         {"name": "FallbackClassifier", "threshold": 0.3, "ambiguity_threshold": 0.05},
     ]
 
@@ -109,14 +107,14 @@ class SafetySettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    emergency_score: float = Field(default=0.5, gt=0, le=1)
+    emergency_score: float = Field(default=0.94, gt=0, le=1)
     """From this score on, a message gets the emergency reply at once."""
 
-    check_in_score: float = Field(default=0.2, gt=0, le=1)
+    check_in_score: float = Field(default=0.46, gt=0, le=1)
     """From this score on (and below emergency_score), the normal answer comes with one calm
     line with the emergency number and a Get-help button."""
 
-    lexicon_floor: float = Field(default=0.0, ge=0, le=1)
+    lexicon_floor: float = Field(default=0.92, ge=0, le=1)
     """A lexicon match is an emergency unless the detector scores it below this; then it is a
     check-in. 0 makes every lexicon match an emergency."""
 

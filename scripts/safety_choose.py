@@ -57,7 +57,7 @@ def choose(scores: np.ndarray, lexicon: np.ndarray, danger: np.ndarray,
            masks: dict[str, np.ndarray]) -> tuple[float, float, float]:
     """The thresholds with the best emergency recall (then overall recall) whose false alarms
     stay within the margins in every locale."""
-    grid = np.round(np.arange(0.02, 1.0, 0.02), 2)
+    grid = np.array([*np.round(np.arange(0.02, 0.99, 0.02), 2), 0.99, 0.995, 0.999])
     best: tuple[float, float, tuple[float, float, float]] | None = None
     for floor in (0.0, *grid):
         for emergency in grid:

