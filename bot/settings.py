@@ -107,16 +107,17 @@ class SafetySettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    emergency_score: float = Field(default=0.94, gt=0, le=1)
+    emergency_score: float = Field(default=0.96, gt=0, le=1)
     """From this score on, a message gets the emergency reply at once."""
 
-    check_in_score: float = Field(default=0.46, gt=0, le=1)
+    check_in_score: float = Field(default=0.42, gt=0, le=1)
     """From this score on (and below emergency_score), the normal answer comes with one calm
     line with the emergency number and a Get-help button."""
 
-    lexicon_floor: float = Field(default=0.92, ge=0, le=1)
-    """A lexicon match is an emergency unless the detector scores it below this; then it is a
-    check-in. 0 makes every lexicon match an emergency."""
+    lexicon_floor: float = Field(default=0.88, ge=0, le=1)
+    """A lexicon match is an emergency unless the detector scores the whole message below
+    this; then it is a check-in. A message that is nothing but a lexicon entry is always an
+    emergency; 0 makes every lexicon match one."""
 
     reporter_probability: float = Field(default=0.5, gt=0, lt=1)
     """From this probability that the writer reports someone else, the emergency reply tells

@@ -56,9 +56,10 @@ def test_the_evaluation_set_does_not_repeat_training_text() -> None:
     messages, _ = load_eval_sets(eval_folder(settings()))
     training = [e.text for e in detector_examples(library())]
     repeats = near_duplicates(messages, training)
-    # A handful of short messages ("help me") are bound to be shared; more would mean the
-    # set is no longer independent. Those found are left out of every figure.
-    assert len(repeats) <= 0.03 * len(messages), repeats[:10]
+    # Short messages ("took my passport", "help me") are bound to equal a lexicon entry or a
+    # short example; more than a few would mean the set is no longer independent. Those
+    # found are left out of every figure.
+    assert len(repeats) <= 0.05 * len(messages), repeats[:10]
 
 
 # Recall on the final split when docs/safety.md was last written (emergency, emergency or
@@ -93,10 +94,22 @@ def test_the_packs_have_examples_of_every_situation(locale: str) -> None:
 
 @pytest.mark.parametrize("locale", SHIPPED_LOCALES)
 def test_every_shipped_danger_example_gets_the_emergency_reply(locale: str) -> None:
+    from bot.assistant.kit import load_kit_examples
+    from bot.content.problems import ProblemList
+
     lexicon = library().lexicons[locale]
-    missed = [m for m in lexicon.examples.danger
-              if layer().assess(m, locale).tier != "emergency"]
+    shipped = [*lexicon.examples.danger, *lexicon.words, *lexicon.phrases,
+               *lexicon.misspellings, *lexicon.emoji,
+               *load_kit_examples(ProblemList())[locale].intents["danger"]]
+    missed = [m for m in shipped if layer().assess(m, locale).tier != "emergency"]
     assert missed == []
+
+
+def test_a_lexicon_entry_in_a_joke_is_talked_down_but_never_alone() -> None:
+    alone = layer().assess("kill me", "en")
+    joke = layer().assess("lol my mum will kill me if i'm late for dinner again 😂", "en")
+    assert alone.lexicon is not None and alone.tier == "emergency"
+    assert joke.lexicon is not None and joke.tier != "emergency"
 
 
 @pytest.mark.parametrize("locale", SHIPPED_LOCALES)

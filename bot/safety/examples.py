@@ -1,7 +1,7 @@
 """What the danger detector learns from: every labelled message the packs and the kit hold.
 
-Danger: the packs' safety examples (by situation), the lexicons' danger examples and the kit's
-``danger`` intent. Not danger: the packs' everyday hard negatives, the lexicons' safe examples,
+Danger: the packs' safety examples (by situation), the lexicons' entries and danger examples
+and the kit's ``danger`` intent. Not danger: the packs' everyday hard negatives, the lexicons' safe examples,
 every other kit intent and every FAQ phrasing (people asking about a lesson are not in danger).
 Never the evaluation sets under tests/: figures are only honest on messages not learnt from.
 """
@@ -42,6 +42,10 @@ def detector_examples(library: ContentLibrary) -> list[Example]:
                 for item in items:
                     add(item.text, False, hard=True)
     for lexicon in library.lexicons.values():
+        # Each entry on its own is danger too, so that the detector never talks a bare "save
+        # me" down to a check-in (see SafetySettings.lexicon_floor).
+        for text in [*lexicon.words, *lexicon.phrases, *lexicon.misspellings, *lexicon.emoji]:
+            add(text, True)
         for text in lexicon.examples.danger:
             add(text, True)
         for text in lexicon.examples.safe:

@@ -7,6 +7,7 @@ hotlines, "you are not in trouble", "are you safe to talk?".
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -17,10 +18,11 @@ from bot.content.library import ContentLibrary
 from bot.render import RenderedMessage, Renderer
 from bot.safety.detector import DangerDetector, load_or_train
 from bot.safety.examples import detector_examples
-from bot.safety.lexicon import DangerMatcher, Match
+from bot.safety.lexicon import DangerMatcher, Match, normalise
 from bot.settings import SafetySettings, Settings
 
 Tier = Literal["emergency", "check_in"]
+_WORDS = re.compile(r"[\W_]+")
 
 
 def home_country(locale: str) -> str | None:
@@ -82,7 +84,11 @@ class SafetyLayer:
         score = self.detector.score(text)
         tiers = self.tiers
         if hit is not None:
-            tier: Tier | None = "emergency" if score >= tiers.lexicon_floor else "check_in"
+            # Talked down only by what else the message says ("kill me now 😂"): a bare
+            # lexicon entry is always an emergency.
+            bare = _WORDS.sub("", normalise(text).replace(hit.term, "", 1)) == ""
+            tier: Tier | None = "emergency" if bare or score >= tiers.lexicon_floor \
+                else "check_in"
         elif score >= tiers.emergency_score:
             tier = "emergency"
         elif score >= tiers.check_in_score:
