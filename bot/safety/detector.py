@@ -23,7 +23,7 @@ from bot.model_cache import load_or_build
 from bot.text_features import embed, ngram_features
 
 # Bump when features or training change, so that an old model is never loaded.
-DETECTOR_VERSION = 2
+DETECTOR_VERSION = 3
 _SENTENCE_END = re.compile(r"(?<=[.!?。！？;；…\n])\s*")
 LONG_MESSAGE = 160  # characters; longer messages are also read a few sentences at a time
 
@@ -67,7 +67,7 @@ class DangerDetector:
 
     @classmethod
     def train(cls, examples: Sequence[Example], fingerprint: str = "",
-              c: float = 16.0, ngram_weight: float = 1.0, dense_c: float = 10.0,
+              c: float = 32.0, ngram_weight: float = 1.0, dense_c: float = 10.0,
               hard_weight: float = 10.0) -> DangerDetector:
         """Defaults chosen on the evaluation's development split (scripts/safety_choose.py):
         the packs' hard negatives weigh ten times an easy one (a kit or FAQ phrasing);
