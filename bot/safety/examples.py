@@ -1,8 +1,9 @@
 """What the danger detector learns from: every labelled message the packs and the kit hold.
 
 Danger: the packs' safety examples (by situation), the lexicons' entries and danger examples
-and the kit's ``danger`` intent. Not danger: the packs' everyday hard negatives, the lexicons' safe examples,
-every other kit intent and every FAQ phrasing (people asking about a lesson are not in danger).
+and the kit's ``danger`` intent. Not danger: the packs' everyday hard negatives, the lexicons'
+safe examples, every other kit intent and every FAQ phrasing (people asking about a lesson are
+not in danger).
 Never the evaluation sets under tests/: figures are only honest on messages not learnt from.
 """
 
