@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from bot.chat.app import ChatService, create_app
+from bot.chat.app import ChatReply, ChatService, create_app
 from bot.safety.layer import SafetyLayer
 from bot.settings import SafetySettings, Settings, load_settings
 from bot.stack import make_service
@@ -39,6 +39,14 @@ def service(tiers: SafetySettings | None = None) -> ChatService:
     return make_service(chosen, DEAD_RASA, None)
 
 
+async def answer(chat: ChatService, text: str, locale: str, country: str) -> ChatReply:
+    await chat.rasa.start()
+    try:
+        return await chat.reply(f"user-{locale}", text, locale, country)
+    finally:
+        await chat.rasa.close()
+
+
 def text_of(messages: list[dict[str, Any]]) -> str:
     return "\n".join(m["text"] for m in messages)
 
@@ -46,11 +54,7 @@ def text_of(messages: list[dict[str, Any]]) -> str:
 @pytest.mark.parametrize("locale", SHIPPED_LOCALES)
 async def test_a_person_in_danger_hears_they_are_not_in_trouble(locale: str) -> None:
     chat = service()
-    await chat.rasa.start()
-    try:
-        reply = await chat.reply("victim", VICTIM[locale], locale, "CN")
-    finally:
-        await chat.rasa.close()
+    reply = await answer(chat, VICTIM[locale], locale, "CN")
     assert reply.safety == "emergency"
     render = chat.safety.renderer(locale)
     text = text_of(reply.messages)
@@ -62,11 +66,7 @@ async def test_a_person_in_danger_hears_they_are_not_in_trouble(locale: str) -> 
 @pytest.mark.parametrize("locale", SHIPPED_LOCALES)
 async def test_a_worried_parent_hears_what_to_do_now(locale: str) -> None:
     chat = service()
-    await chat.rasa.start()
-    try:
-        reply = await chat.reply("parent", PARENT[locale], locale, "VN")
-    finally:
-        await chat.rasa.close()
+    reply = await answer(chat, PARENT[locale], locale, "VN")
     assert reply.safety == "emergency"
     render = chat.safety.renderer(locale)
     text = text_of(reply.messages)
@@ -83,12 +83,7 @@ async def test_an_unsure_reading_adds_one_calm_line_with_the_number(locale: str)
     # Thresholds around this message's own score put it in the check-in tier.
     tiers = SafetySettings(emergency_score=min(1.0, score + 0.01),
                            check_in_score=max(1e-9, score / 2), lexicon_floor=0.0)
-    chat = service(tiers)
-    await chat.rasa.start()
-    try:
-        reply = await chat.reply("unsure", message, locale, "CN")
-    finally:
-        await chat.rasa.close()
+    reply = await answer(service(tiers), message, locale, "CN")
     assert reply.safety == "check_in"
     last = reply.messages[-1]
     assert "110" in last["text"] and last["buttons"][0]["payload"] == "/find_hotline"

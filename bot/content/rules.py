@@ -378,19 +378,24 @@ def _check_number(file: LoadedFile[Any], path: PathKey, number: str,
              'leading +, in quotes, such as "110" or "+84 111"')
 
 
+def _check_file_locale(file: LoadedFile[Any], locale: str, what: str, locales: list[str],
+                       problems: ProblemList) -> None:
+    """A one-locale file is named after its locale, one of the pack's."""
+    if file.path.stem != locale:
+        _add(problems, file, ("locale",),
+             f"{what} {locale} but the file is named {file.path.name}: rename it to "
+             f"{locale}.yml")
+    if locale not in locales:
+        _add(problems, file, ("locale",), f'"{locale}" is not one of the pack\'s locales')
+
+
 def check_lexicons(pack: Pack, locales: list[str], problems: ProblemList) -> None:
     by_locale: dict[str, LoadedFile[Any]] = {}
     for file in pack.lexicons:
         lexicon = file.model
         if lexicon is None:
             continue
-        if file.path.stem != lexicon.locale:
-            _add(problems, file, ("locale",),
-                 f"this lexicon is for {lexicon.locale} but the file is named "
-                 f"{file.path.name}: rename it to {lexicon.locale}.yml")
-        if lexicon.locale not in locales:
-            _add(problems, file, ("locale",),
-                 f'"{lexicon.locale}" is not one of the pack\'s locales')
+        _check_file_locale(file, lexicon.locale, "this lexicon is for", locales, problems)
         by_locale[lexicon.locale] = file
         count = lexicon.entry_count()
         if count < MIN_LEXICON_ENTRIES:
@@ -441,13 +446,7 @@ def check_safety_examples(pack: Pack, locales: list[str], problems: ProblemList)
         examples = file.model
         if examples is None:
             continue
-        if file.path.stem != examples.locale:
-            _add(problems, file, ("locale",),
-                 f"these examples are in {examples.locale} but the file is named "
-                 f"{file.path.name}: rename it to {examples.locale}.yml")
-        if examples.locale not in locales:
-            _add(problems, file, ("locale",),
-                 f'"{examples.locale}" is not one of the pack\'s locales')
+        _check_file_locale(file, examples.locale, "these examples are in", locales, problems)
         sources = {s.id for s in examples.sources}
         seen: set[str] = set()
         for section, known in (("danger", SITUATIONS), ("negatives", NEGATIVE_CATEGORIES)):

@@ -1,8 +1,11 @@
 """The safety layer: every inbound text meets it first, in every state, with or without Rasa.
 
-It matches the lexicons of every shipped locale (people write in the language they think in)
-and answers danger from the packs held in memory: the local emergency number first, the right
-hotlines, "you are not in trouble", "are you safe to talk?".
+Two readers: the lexicons of every shipped locale (people write in the language they think in)
+catch what is said outright, and the danger detector (bot/safety/detector.py) what is told as
+a story, implied or misspelled. Their reading is a tier: emergency (the danger reply from the
+packs held in memory: the local emergency number first, the right hotlines, then "you are not
+in trouble" or, to someone reporting another person, what to do now), check-in (the normal
+answer with one calm line and the number) or none.
 """
 
 from __future__ import annotations
@@ -73,6 +76,7 @@ class SafetyLayer:
         """The layer the chat API uses: lexicons and the detector, trained if need be."""
         folder = settings.resolve(settings.build_dir) / "safety"
         detector = load_or_train(detector_examples(library), folder)
+        detector.score("warm up 热身")  # pypinyin reads its dictionary on first use
         return cls(library, detector, settings.safety)
 
     def assess(self, text: str, locale: str | None = None) -> Assessment:
