@@ -85,10 +85,10 @@ async def test_an_unsure_reading_adds_one_calm_line_with_the_number(locale: str)
                            check_in_score=max(1e-9, score / 2), lexicon_floor=0.0)
     reply = await answer(service(tiers), message, locale, "CN")
     assert reply.safety == "check_in"
-    last = reply.messages[-1]
-    assert "110" in last["text"] and last["buttons"][0]["payload"] == "/find_hotline"
-    # The normal answer (here the apology, the assistant being down) comes first.
-    assert len(reply.messages) >= 2 and "/menu" in json.dumps(reply.messages[:-1])
+    first = reply.messages[0]
+    assert "110" in first["text"] and first["buttons"][0]["payload"] == "/find_hotline"
+    # The normal answer (here the apology, the assistant being down) follows.
+    assert len(reply.messages) >= 2 and "/menu" in json.dumps(reply.messages[1:])
 
 
 @pytest.mark.parametrize("locale", SHIPPED_LOCALES)

@@ -239,11 +239,12 @@ class ChatService:
 
     def with_check_in(self, ctx: UserContext, found: Assessment,
                       messages: list[dict[str, Any]]) -> ChatReply:
-        """The answer, and for an unsure reading one calm line with the emergency number."""
+        """The answer, and for an unsure reading one calm line with the emergency number before
+        it (read first, in case the message was a cry for help the answer does not fit)."""
         if found.tier != "check_in":
             return ChatReply(messages)
         note = self.safety.check_in_note(ctx.locale, ctx.country).as_json()
-        return ChatReply([*messages, note], "check_in")
+        return ChatReply([note, *messages], "check_in")
 
     def apology_menu(self, locale: str, country: str) -> list[dict[str, Any]]:
         """The menu, for a turn whose own answer is set aside."""
