@@ -8,6 +8,8 @@ import os
 import platform
 import resource
 import statistics
+import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,11 +50,10 @@ def measure(settings: Settings, split: Split = "final") -> SafetyFigures:
     """Train (or load) the detector, read every evaluation message of ``split`` with it."""
     library = ContentLibrary.load(settings)
     examples = detector_examples(library)
-    before = current_rss_mb()
     started = time.monotonic()
     layer = SafetyLayer.for_chat(library, settings)
     train_seconds = time.monotonic() - started
-    layer_mb = current_rss_mb() - before
+    layer_mb = layer_memory_mb(settings)
     messages, problems = load_eval_sets(eval_folder(settings))
     if problems.items:
         raise ValueError("the evaluation set has problems:\n" + "\n".join(
@@ -145,6 +146,32 @@ def render(figures: SafetyFigures, settings: Settings, extra: list[str] | None =
     if extra:
         lines += ["", *extra]
     return "\n".join(lines).rstrip() + "\n"
+
+
+_LAYER_MEMORY = """
+import sys
+from pathlib import Path
+from bot.content.library import ContentLibrary
+from bot.safety.layer import SafetyLayer
+from bot.safety.report import current_rss_mb
+from bot.settings import load_settings
+settings = load_settings(Path(sys.argv[1]))
+library = ContentLibrary.load(settings)
+before = current_rss_mb()
+SafetyLayer.for_chat(library, settings)
+print(current_rss_mb() - before)
+"""
+
+
+def layer_memory_mb(settings: Settings) -> float:
+    """What loading the safety layer (detector, scikit-learn, pypinyin) adds to a fresh
+    process that already holds the packs, in MB."""
+    result = subprocess.run([sys.executable, "-c", _LAYER_MEMORY, str(settings.root)],
+                            capture_output=True, text=True, check=False, timeout=600)
+    try:
+        return float(result.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        return 0.0
 
 
 def current_rss_mb() -> float:
