@@ -26,6 +26,7 @@ from bot.text_features import embed, ngram_features
 DETECTOR_VERSION = 3
 _SENTENCE_END = re.compile(r"(?<=[.!?。！？;；…\n])\s*")
 LONG_MESSAGE = 160  # characters; longer messages are also read a few sentences at a time
+MAX_WINDOWS = 40
 
 
 def windows(text: str) -> list[str]:
@@ -33,7 +34,10 @@ def windows(text: str) -> list[str]:
     sentences = [s for s in _SENTENCE_END.split(text) if s.strip()]
     if len(sentences) < 2:
         return []
-    return [" ".join(sentences[i:i + 2]) for i in range(len(sentences) - 1)]
+    pairs = [" ".join(sentences[i:i + 2]) for i in range(len(sentences) - 1)]
+    # A very long message is read at its start and its end, where stories begin and ask.
+    return pairs if len(pairs) <= MAX_WINDOWS else pairs[:MAX_WINDOWS // 2] + \
+        pairs[-MAX_WINDOWS // 2:]
 
 
 @dataclass(frozen=True)

@@ -104,8 +104,9 @@ def render(figures: SafetyFigures, settings: Settings, extra: list[str] | None =
         "",
         "## Speed and size",
         "",
-        f"- Detector trained on {figures.trained_on:,} labelled messages (packs' safety "
-        "examples, lexicon examples, the kit's intents, FAQ phrasings); trained or loaded in "
+        f"- Detector trained on {figures.trained_on:,} labelled messages (the packs' safety "
+        "examples, the lexicons' entries and examples, the kit's intents, FAQ phrasings); "
+        "trained or loaded in "
         f"{figures.train_seconds:.1f} s.",
         f"- Per message (lexicons + detector + writer model): p50 "
         f"{figures.latency_ms['p50']:.2f} ms, p99 {figures.latency_ms['p99']:.2f} ms, max "
