@@ -230,7 +230,7 @@ class ChatService:
                 # from the same examples and many more, was not sure: ask calmly instead.
                 log.info("safety: the assistant read danger; answered with a check-in")
                 return self.with_check_in(ctx, Assessment("check_in", found.score),
-                                          self.apology_menu(ctx.locale, ctx.country))
+                                          self.menu_instead(ctx.locale, ctx.country))
             return self.with_check_in(ctx, found, messages)
 
     def emergency(self, ctx: UserContext, found: Assessment) -> ChatReply:
@@ -246,7 +246,7 @@ class ChatService:
         note = self.safety.check_in_note(ctx.locale, ctx.country).as_json()
         return ChatReply([note, *messages], "check_in")
 
-    def apology_menu(self, locale: str, country: str) -> list[dict[str, Any]]:
+    def menu_instead(self, locale: str, country: str) -> list[dict[str, Any]]:
         """The menu, for a turn whose own answer is set aside."""
         render = self.safety.renderer(locale)
         return [render.menu(False, self.library.hotlines_for(country)).as_json()]
