@@ -4,7 +4,7 @@
 
 For each variant it trains on the packs' examples, scores the development split of
 tests/safety_eval/, and picks the lowest thresholds that keep false alarms on the development
-negatives within a margin of the targets (emergency ≤ 2 %, check-in ≤ 11 %), then prints the
+negatives within a margin of the targets (emergency ≤ 2.5 %, check-in ≤ 11 %), then prints the
 recall they give. The final split is never read here: docs/safety.md reports it.
 """
 
@@ -26,7 +26,7 @@ from bot.safety.examples import detector_examples  # noqa: E402
 from bot.safety.layer import SafetyLayer  # noqa: E402
 from bot.settings import load_settings  # noqa: E402
 
-EMERGENCY_MARGIN = 0.02
+EMERGENCY_MARGIN = 0.025
 CHECK_IN_MARGIN = 0.11
 
 
