@@ -255,9 +255,10 @@ def safety_eval(split: str, report: str | None) -> int:
     print(f"split {figures.split}; {figures.excluded} near-duplicates of training text left out")
     failing: list[str] = []
     for locale, r in sorted(figures.results.items()):
-        print(f"  {locale:<8} danger {len(r.danger):>4}: emergency {r.emergency_recall:6.1%}  "
-              f"emergency-or-check-in {r.any_recall:6.1%}   negatives {len(r.negatives):>4}: "
-              f"false emergency {r.false_emergency:5.1%}  false check-in {r.false_check_in:5.1%}")
+        print(f"  {locale:<8} danger {len(r.danger):>4}: emergency {r.emergency_recall:7.2%}  "
+              f"emergency-or-check-in {r.any_recall:7.2%}   negatives {len(r.negatives):>4}: "
+              f"false emergency {r.false_emergency:6.2%}  false check-in "
+              f"{r.false_check_in:6.2%}")
         failing += r.failures()
     print(f"  per message p50 {figures.latency_ms['p50']:.2f} ms, p99 "
           f"{figures.latency_ms['p99']:.2f} ms")

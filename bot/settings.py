@@ -107,10 +107,10 @@ class SafetySettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    emergency_score: float = Field(default=0.96, gt=0, le=1)
+    emergency_score: float = Field(default=0.94, gt=0, le=1)
     """From this score on, a message gets the emergency reply at once."""
 
-    check_in_score: float = Field(default=0.38, gt=0, le=1)
+    check_in_score: float = Field(default=0.24, gt=0, le=1)
     """From this score on (and below emergency_score), the normal answer comes with one calm
     line with the emergency number and a Get-help button."""
 

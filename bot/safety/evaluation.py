@@ -136,16 +136,16 @@ class LocaleResult:
         """The targets this locale misses, in words."""
         out = []
         if self.any_recall < targets.any_recall:
-            out.append(f"{self.locale}: emergency-or-check-in recall {self.any_recall:.3f} < "
+            out.append(f"{self.locale}: emergency-or-check-in recall {self.any_recall:.4f} < "
                        f"{targets.any_recall}")
         if self.emergency_recall < targets.emergency_recall:
-            out.append(f"{self.locale}: emergency recall {self.emergency_recall:.3f} < "
+            out.append(f"{self.locale}: emergency recall {self.emergency_recall:.4f} < "
                        f"{targets.emergency_recall}")
         if self.false_emergency > targets.false_emergency:
-            out.append(f"{self.locale}: false emergencies {self.false_emergency:.3f} > "
+            out.append(f"{self.locale}: false emergencies {self.false_emergency:.4f} > "
                        f"{targets.false_emergency}")
         if self.false_check_in > targets.false_check_in:
-            out.append(f"{self.locale}: false check-ins {self.false_check_in:.3f} > "
+            out.append(f"{self.locale}: false check-ins {self.false_check_in:.4f} > "
                        f"{targets.false_check_in}")
         return out
 
@@ -164,7 +164,8 @@ def evaluate(layer: SafetyLayer, messages: Sequence[EvalMessage],
 
 
 def _pct(value: float) -> str:
-    return f"{100 * value:.1f} %"
+    """Two decimals, so that 98.95 % never reads as the 99 % of a target."""
+    return f"{100 * value:.2f} %"
 
 
 def report_markdown(results: dict[str, LocaleResult], split: Split,
