@@ -79,7 +79,8 @@ class Stack:
     rasa_port: int
     action_port: int
     children: list[Child] = field(default_factory=list)
-    token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    # Hex: a token starting with "-" would read as an option to `rasa run`.
+    token: str = field(default_factory=lambda: secrets.token_hex(24))
 
     @property
     def rasa_url(self) -> str:
