@@ -20,17 +20,12 @@ WORD = r"(?u)\b\w+\b"
 EMBEDDING_MAX_CHARS = 400  # the start of a message is what the embedding reads
 
 
-def fold(text: str) -> str:
-    """The lexicon's folding: case, accents and tone marks, width and spacing removed."""
-    return normalise(text)
-
-
 def sound_form(text: str) -> str:
     """How a message sounds, as letters: Chinese characters become toneless pinyin and spaces
     and punctuation go, so "救命", "就命" and "jiu ming" all read "jiuming"."""
     from pypinyin import lazy_pinyin
 
-    folded = fold(text)
+    folded = normalise(text)
 
     def spell(run: re.Match[str]) -> str:
         return "".join(lazy_pinyin(run.group(0)))
@@ -39,18 +34,18 @@ def sound_form(text: str) -> str:
 
 
 def ngram_features() -> Any:
-    """Three views of a message as TF-IDF features: folded characters, how it sounds, and
-    folded words."""
+    """Three views of a message as TF-IDF features: characters and words folded as the
+    lexicons fold them (``normalise``), and how it sounds."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.pipeline import FeatureUnion
 
     return FeatureUnion([
-        ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 4), preprocessor=fold,
+        ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 4), preprocessor=normalise,
                                   sublinear_tf=True, min_df=1, dtype=_float32())),
         ("sounds", TfidfVectorizer(analyzer="char", ngram_range=(3, 5),
                                    preprocessor=sound_form, sublinear_tf=True, min_df=1,
                                    dtype=_float32())),
-        ("words", TfidfVectorizer(analyzer="word", ngram_range=(1, 2), preprocessor=fold,
+        ("words", TfidfVectorizer(analyzer="word", ngram_range=(1, 2), preprocessor=normalise,
                                   token_pattern=WORD, sublinear_tf=True,
                                   dtype=_float32())),
     ])

@@ -15,7 +15,7 @@ from bot.content.library import ContentLibrary
 from bot.safety.evaluation import TARGETS, load_eval_sets, near_duplicates, split_of
 from bot.safety.examples import detector_examples
 from bot.safety.layer import SafetyLayer
-from bot.safety.report import SafetyFigures, eval_folder, measure
+from bot.safety.report import SafetyScores, eval_folder, score
 from bot.safety.taxonomy import NEGATIVE_CATEGORIES, SITUATIONS
 from bot.settings import Settings, load_settings
 from tests.conftest import ROOT, SHIPPED_LOCALES
@@ -37,8 +37,8 @@ def layer() -> SafetyLayer:
 
 
 @cache
-def final_figures() -> SafetyFigures:
-    return measure(settings(), "final")
+def final_figures() -> SafetyScores:
+    return score(settings(), "final")
 
 
 @pytest.mark.parametrize("locale", SHIPPED_LOCALES)

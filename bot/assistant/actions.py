@@ -19,7 +19,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, Restarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.assistant.faq_retrieval import FaqRetriever, faq_text, load_retriever
+from bot.assistant.faq_retrieval import FaqRetriever, choose, load_retriever
 from bot.assistant.hotline_questions import asks_for_number, named_country
 from bot.content import models
 from bot.content.library import ContentLibrary
@@ -497,15 +497,14 @@ class ActionFaq(SafeStepsAction):
             show_hotlines(turn, country)
             return []
         tuning = settings().assistant
-        ranking = retriever().rank(text)
-        best, confidence = ranking[0] if ranking else ("", 0.0)
-        if confidence >= tuning.faq_answer_confidence and best in library().faqs:
-            self.answer(turn, library().faqs[best])
-        elif confidence >= tuning.faq_suggest_confidence:
-            options = [library().faqs[f] for f, p in ranking
-                       if p >= tuning.faq_suggest_confidence / 2 and f in library().faqs]
+        choice = choose(retriever().rank(text), tuning.faq_answer_confidence,
+                        tuning.faq_suggest_confidence)
+        faqs = library().faqs
+        if choice.answer in faqs:
+            self.answer(turn, faqs[choice.answer])
+        elif options := [faqs[f] for f in choice.suggestions if f in faqs]:
             turn.send(turn.render.choose(turn._("Did you mean one of these?"), [
-                Button(faq_text(faq, turn.locale, library().source_locale)[0],
+                Button(faq.question_and_answer(turn.locale, library().source_locale)[0],
                        payload("show_faq", f=faq.id)) for faq in options]))
         else:
             turn.send(turn.render.note(turn._(
@@ -516,7 +515,7 @@ class ActionFaq(SafeStepsAction):
 
     @staticmethod
     def answer(turn: Turn, faq: models.Faq) -> None:
-        question, answer = faq_text(faq, turn.locale, library().source_locale)
+        question, answer = faq.question_and_answer(turn.locale, library().source_locale)
         turn.send(turn.render.faq(question, answer))
 
 

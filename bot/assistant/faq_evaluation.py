@@ -10,13 +10,13 @@ for figures.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from bot.assistant.faq_retrieval import FaqRetriever
+from bot.assistant.faq_retrieval import FaqRetriever, choose
 from bot.assistant.hotline_questions import asks_for_number, named_country
 from bot.safety.evaluation import Split, split_of
 from bot.settings import AssistantSettings
@@ -34,7 +34,6 @@ class FaqResult:
     out_of_scope_answered: int = 0
     hotline_questions: int = 0
     hotline_right: int = 0
-    wrong: list[tuple[str, str, str]] = field(default_factory=list)
 
     def share(self, count: int, total: int) -> float:
         return count / total if total else 0.0
@@ -66,22 +65,19 @@ def evaluate_faqs(retriever: FaqRetriever, sets: dict[str, dict[str, Any]],
         for faq_id, texts in data["faqs"].items():
             for text in filter(keep, texts):
                 ranking = retriever.rank(str(text))
-                best, confidence = ranking[0]
+                choice = choose(ranking, tuning.faq_answer_confidence,
+                                tuning.faq_suggest_confidence)
                 result.questions += 1
-                result.top1 += best == faq_id
-                answered = confidence >= tuning.faq_answer_confidence
-                result.answered_right += answered and best == faq_id
-                result.answered_wrong += answered and best != faq_id
-                offered = [f for f, p in ranking if p >= tuning.faq_suggest_confidence / 2]
-                result.offered += (best == faq_id) if answered else (
-                    confidence >= tuning.faq_suggest_confidence and faq_id in offered)
-                if best != faq_id:
-                    result.wrong.append((str(text), faq_id, best))
+                result.top1 += ranking[0][0] == faq_id
+                result.answered_right += choice.answer == faq_id
+                result.answered_wrong += choice.answer not in (None, faq_id)
+                result.offered += choice.answer == faq_id or faq_id in choice.suggestions
         for text in filter(keep, [*(data.get("out_of_scope") or []),
                                   *(everyday or {}).get(locale, [])]):
             result.out_of_scope += 1
-            confidence = retriever.rank(str(text))[0][1]
-            result.out_of_scope_answered += confidence >= tuning.faq_answer_confidence
+            choice = choose(retriever.rank(str(text)), tuning.faq_answer_confidence,
+                            tuning.faq_suggest_confidence)
+            result.out_of_scope_answered += choice.answer is not None
         for item in data.get("hotline_questions") or []:
             text = str(item["text"])
             if not keep(text):

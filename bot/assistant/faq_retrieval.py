@@ -4,8 +4,8 @@ Two readers vote with equal weight: a logistic regression over the TF-IDF views 
 ``bot.text_features`` (how people type: misspellings, no tone marks, pinyin) and one over
 multilingual sentence embeddings (what they mean, in other words). Trained from every FAQ's
 phrasings and question in every locale when SafeSteps trains, kept under the build folder.
-Below ``answer_confidence`` the action offers "Did you mean ..." instead of answering, and
-below ``suggest_confidence`` it gives the out-of-scope reply with the menu.
+Below ``faq_answer_confidence`` the action offers "Did you mean ..." instead of answering,
+and below ``faq_suggest_confidence`` it gives the out-of-scope reply (``choose``).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from bot.content.library import ContentLibrary
 from bot.model_cache import load_or_build
 from bot.text_features import embed, ngram_features
 
-RETRIEVER_VERSION = 1
+RETRIEVER_VERSION = 2
 NGRAM_WEIGHT = 0.5
 
 
@@ -32,9 +32,8 @@ def faq_phrasings(library: ContentLibrary) -> list[tuple[str, str]]:
     for faq in library.faqs.values():
         for texts in faq.examples.values():
             pairs += [(text, faq.id) for text in texts]
-        for value in faq.question.values():
-            text = value if isinstance(value, str) else value.text
-            pairs.append((text, faq.id))
+        pairs += [(text, faq.id) for locale in faq.question
+                  if (text := models.text_in(faq.question, locale))]
     return pairs
 
 
@@ -64,6 +63,26 @@ class FaqRetriever:
         return [(str(self.ngram_model.classes_[i]), float(votes[i])) for i in order]
 
 
+@dataclass(frozen=True)
+class FaqChoice:
+    """What to do with a question: answer one FAQ, offer some, or neither (out of scope)."""
+
+    answer: str | None
+    suggestions: tuple[str, ...] = ()
+
+
+def choose(ranking: list[tuple[str, float]], answer_confidence: float,
+           suggest_confidence: float) -> FaqChoice:
+    """The FAQ to answer when the best is sure enough; otherwise, when it is at least
+    plausible, the FAQs worth offering ("Did you mean ..."): each at half that confidence."""
+    best, confidence = ranking[0]
+    if confidence >= answer_confidence:
+        return FaqChoice(best)
+    if confidence >= suggest_confidence:
+        return FaqChoice(None, tuple(f for f, p in ranking if p >= suggest_confidence / 2))
+    return FaqChoice(None)
+
+
 def load_retriever(library: ContentLibrary, folder: Path) -> FaqRetriever:
     pairs = faq_phrasings(library)
     digest = hashlib.sha256(f"{RETRIEVER_VERSION}".encode())
@@ -73,9 +92,3 @@ def load_retriever(library: ContentLibrary, folder: Path) -> FaqRetriever:
     return load_or_build(folder, "faq-retriever", key,
                          lambda: FaqRetriever.train(pairs, key), FaqRetriever)
 
-
-def faq_text(faq: models.Faq, locale: str, fallback: str) -> tuple[str, str]:
-    """The question and the answer of ``faq`` in ``locale`` (or the pack's source locale)."""
-    question = models.text_in(faq.question, locale) or models.text_in(faq.question, fallback)
-    answer = models.text_in(faq.answer, locale) or models.text_in(faq.answer, fallback)
-    return question or "", answer or ""

@@ -45,9 +45,12 @@ def _has(folded: str, term: str) -> bool:
     return term in folded
 
 
+_FOLDED_CUES = tuple(normalise(cue) for cue in NUMBER_CUES)
+
+
 def asks_for_number(text: str) -> bool:
     folded = normalise(text)
-    return any(_has(folded, normalise(cue)) for cue in NUMBER_CUES)
+    return any(_has(folded, cue) for cue in _FOLDED_CUES)
 
 
 @lru_cache(maxsize=16)

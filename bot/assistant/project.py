@@ -117,10 +117,7 @@ def build_domain(library: ContentLibrary, settings: Settings) -> dict[str, Any]:
     for faq in library.faqs.values():
         def render_faq(locale: str, faq: models.Faq = faq) -> dict[str, Any]:
             translate = Translator(locale)
-            question = models.text_in(faq.question, locale) or models.text_in(
-                faq.question, library.source_locale) or ""
-            answer = models.text_in(faq.answer, locale) or models.text_in(
-                faq.answer, library.source_locale) or ""
+            question, answer = faq.question_and_answer(locale, library.source_locale)
             text = f"<b>{escape(question)}</b>\n{escape(answer)}"
             return {"text": text, "buttons": _buttons(kit.MENU_BUTTONS, translate)}
         responses[f"utter_faq/{faq.id}"] = _variations(library, render_faq)

@@ -252,6 +252,11 @@ class Faq(Model):
         default_factory=list, description="where the facts of the answer come from"
     )
 
+    def question_and_answer(self, locale: str, fallback: str) -> tuple[str, str]:
+        """The question and the answer in ``locale``, or in ``fallback`` where it is missing."""
+        return (text_in(self.question, locale) or text_in(self.question, fallback) or "",
+                text_in(self.answer, locale) or text_in(self.answer, fallback) or "")
+
 
 class FaqFile(Model):
     faqs: list[Faq] = Field(min_length=1, description="the FAQs of this file")
@@ -321,8 +326,6 @@ class Lexicon(Model):
         return len(self.words) + len(self.phrases) + len(self.misspellings) + len(self.emoji)
 
 
-SAFETY_STYLES = ("plain", "misspelled", "no-tone-marks", "pinyin", "homophone", "code-switch",
-                 "non-native", "short", "emoji", "long-story", "slang")
 Style = Literal["plain", "misspelled", "no-tone-marks", "pinyin", "homophone", "code-switch",
                 "non-native", "short", "emoji", "long-story", "slang"]
 

@@ -293,7 +293,7 @@ def check_faqs(pack: Pack, meta: models.PackMeta, topics: set[str], locales: lis
                     _add(problems, file, ("faqs", n, "examples", locale),
                          f'"{locale}" is not one of the pack\'s locales')
                 for k, example in enumerate(examples):
-                    key = (locale, " ".join(example.casefold().split()))
+                    key = (locale, _folded(example))
                     owner = phrasing_owner.get(key)
                     if owner is not None and owner != faq.id:
                         _add(problems, file, ("faqs", n, "examples", locale, k),
@@ -378,6 +378,11 @@ def _check_number(file: LoadedFile[Any], path: PathKey, number: str,
              'leading +, in quotes, such as "110" or "+84 111"')
 
 
+def _folded(text: str) -> str:
+    """A text as duplicate checks compare it: no case, single spaces."""
+    return " ".join(text.casefold().split())
+
+
 def _check_file_locale(file: LoadedFile[Any], locale: str, what: str, locales: list[str],
                        problems: ProblemList) -> None:
     """A one-locale file is named after its locale, one of the pack's."""
@@ -430,7 +435,7 @@ def _check_lexicon_lists(file: LoadedFile[Any], lexicon: models.Lexicon,
     seen: dict[str, str] = {}
     for kind in ("words", "phrases", "misspellings", "emoji"):
         for n, entry in enumerate(getattr(lexicon, kind)):
-            folded = " ".join(entry.casefold().split())
+            folded = _folded(entry)
             if not folded:
                 _add(problems, file, (kind, n), "this entry is empty: remove it")
             elif folded in seen:
@@ -456,7 +461,7 @@ def check_safety_examples(pack: Pack, locales: list[str], problems: ProblemList)
                          f'"{key}" is not a {"situation" if section == "danger" else "category"}'
                          f" of docs/safety-taxonomy.md: use one of {', '.join(known)}")
                 for n, item in enumerate(items):
-                    folded = " ".join(item.text.casefold().split())
+                    folded = _folded(item.text)
                     if folded in seen:
                         _add(problems, file, (section, key, n),
                              f'"{item.text}" is listed twice: keep one', "warning")

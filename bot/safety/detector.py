@@ -23,7 +23,7 @@ from bot.model_cache import load_or_build
 from bot.text_features import embed, ngram_features
 
 # Bump when features or training change, so that an old model is never loaded.
-DETECTOR_VERSION = 3
+DETECTOR_VERSION = 4
 _SENTENCE_END = re.compile(r"(?<=[.!?。！？;；…\n])\s*")
 LONG_MESSAGE = 160  # characters; longer messages are also read a few sentences at a time
 MAX_WINDOWS = 40

@@ -9,14 +9,10 @@ Never the evaluation sets under tests/: figures are only honest on messages not 
 
 from __future__ import annotations
 
-import logging
-
 from bot.content.library import ContentLibrary
 from bot.content.problems import ProblemList
 from bot.safety.detector import Example
 from bot.safety.lexicon import normalise
-
-log = logging.getLogger("safesteps.safety")
 
 
 def detector_examples(library: ContentLibrary) -> list[Example]:

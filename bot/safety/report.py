@@ -17,6 +17,7 @@ from pathlib import Path
 from bot.content.library import ContentLibrary
 from bot.safety.evaluation import (
     TARGETS,
+    EvalMessage,
     LocaleResult,
     Split,
     evaluate,
@@ -30,15 +31,26 @@ from bot.settings import Settings
 
 
 @dataclass
-class SafetyFigures:
+class SafetyScores:
+    """The evaluation messages of one split, read by the safety layer."""
+
     results: dict[str, LocaleResult]
     split: Split
-    excluded: int
+    excluded: int  # near-duplicates of training text, left out
     trained_on: int
+    kept: list[EvalMessage]
+    layer: SafetyLayer
+    train_seconds: float
+    timings_ms: list[float]
+
+
+@dataclass
+class SafetyFigures(SafetyScores):
+    """The scores, and what reading them cost."""
+
     latency_ms: dict[str, float]
     long_message_ms: float
     rss_mb: float
-    train_seconds: float
     layer_mb: float
 
 
@@ -46,41 +58,45 @@ def eval_folder(settings: Settings) -> Path:
     return settings.resolve(Path("tests/safety_eval"))
 
 
-def measure(settings: Settings, split: Split = "final") -> SafetyFigures:
+def score(settings: Settings, split: Split = "final") -> SafetyScores:
     """Train (or load) the detector, read every evaluation message of ``split`` with it."""
     library = ContentLibrary.load(settings)
     examples = detector_examples(library)
     started = time.monotonic()
     layer = SafetyLayer.for_chat(library, settings)
     train_seconds = time.monotonic() - started
-    layer_mb = layer_memory_mb(settings)
     messages, problems = load_eval_sets(eval_folder(settings))
     if problems.items:
         raise ValueError("the evaluation set has problems:\n" + "\n".join(
             str(p) for p in problems.items))
     duplicates = {id(m) for m, _ in near_duplicates(messages, (e.text for e in examples))}
     kept = [m for m in messages if id(m) not in duplicates]
-    results = evaluate(layer, kept, split)
-    timings = []
-    for message in kept:
-        begun = time.perf_counter()
-        layer.assess(message.text, message.locale)
-        timings.append((time.perf_counter() - begun) * 1000)
-    timings.sort()
-    long_text = " ".join(m.text for m in kept)[:10_000]
+    timings: list[float] = []
+    results = evaluate(layer, kept, split, timings)
+    return SafetyScores(results, split, len(duplicates), len(examples), kept, layer,
+                        train_seconds, timings)
+
+
+def measure(settings: Settings, split: Split = "final") -> SafetyFigures:
+    """The scores of ``split`` with their cost: time per message, a 10,000-character
+    message, and the memory the safety layer adds to a fresh process."""
+    scores = score(settings, split)
+    timings = sorted(scores.timings_ms)
+    long_text = " ".join(m.text for m in scores.kept)[:10_000]
     begun = time.perf_counter()
     for _ in range(5):
-        layer.assess(long_text, "en")
+        scores.layer.assess(long_text, "en")
     long_ms = (time.perf_counter() - begun) * 1000 / 5
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return SafetyFigures(
-        results, split, len(duplicates), len(examples),
-        {"p50": statistics.median(timings), "p99": timings[int(0.99 * (len(timings) - 1))],
-         "max": timings[-1]},
-        long_ms, rss, train_seconds, layer_mb)
+        **vars(scores),
+        latency_ms={"p50": statistics.median(timings),
+                    "p99": timings[int(0.99 * (len(timings) - 1))], "max": timings[-1]},
+        long_message_ms=long_ms, rss_mb=rss, layer_mb=layer_memory_mb(settings))
 
 
 def render(figures: SafetyFigures, settings: Settings, extra: list[str] | None = None) -> str:
+    """docs/safety.md from the figures of one run."""
     tiers = settings.safety
     lines = [
         "# How well SafeSteps recognises danger",
