@@ -292,6 +292,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         rasa_port=args.rasa_port or settings.assistant.rasa_port,
         action_port=args.action_port or settings.assistant.action_port,
         say=_say,
+        restart_delay=args.restart_delay,
     ))
     return EXIT_OK
 
@@ -409,6 +410,9 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--port", type=int, help="the chat API's port (default 8080)")
     up.add_argument("--rasa-port", type=int, help="the Rasa server's port (default 5005)")
     up.add_argument("--action-port", type=int, help="the action server's port (default 5055)")
+    up.add_argument("--restart-delay", type=float, default=2.0, metavar="SECONDS",
+                    help="wait this long before restarting a stopped Rasa or action server "
+                    "(doubled each time it stops again soon, up to a minute; default 2)")
     up.set_defaults(handler=_assistant_errors(cmd_up))
     evaluation = sub.add_parser(
         "eval", help="measure how well the assistant understands each language",

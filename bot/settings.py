@@ -2,7 +2,7 @@
 
 Every field has a docstring: it is what a deployer reads when they change the file. Problems are
 collected with their key path and reported together. Secrets never live here: they come from the
-environment (``SAFESTEPS_TELEGRAM_TOKEN``, ``SAFESTEPS_SECRET``).
+environment (``SAFESTEPS_TELEGRAM_TOKEN``, ``SAFESTEPS_SECRET``, ``SAFESTEPS_TEACHER_KEY``).
 """
 
 from __future__ import annotations
@@ -62,6 +62,10 @@ def _default_pipeline() -> list[dict[str, Any]]:
          "max_ngram": 5, "strip_accents": "unicode"},
         {"name": "LogisticRegressionClassifier", "max_iter": 300},
         {"name": "FallbackClassifier", "threshold": 0.3, "ambiguity_threshold": 0.05},
+        # The locale and country sent with each message (REST metadata) fill their slots.
+        # Last, so that adding it renamed no other component: Rasa 3.6 restores a cached
+        # LogisticRegressionClassifier under its old node name and then cannot load it.
+        {"name": "safesteps_components.ContextFromMetadata"},
     ]
 
 
@@ -90,7 +94,13 @@ class AssistantSettings(BaseModel):
     """The action server's port; it listens on 127.0.0.1 only."""
 
     reply_timeout_seconds: float = Field(default=10.0, gt=0)
-    """How long the chat API waits for Rasa before it answers with an apology and the menu."""
+    """How long Rasa may take over one turn, once the turn is sent to it, before the chat API
+    answers with an apology and the menu (time waiting in the queue does not count)."""
+
+    rasa_concurrency: int = Field(default=4, ge=1, le=256)
+    """How many turns the chat API sends to Rasa at the same moment; the others wait in order
+    and are sent as turns finish (Rasa works one turn at a time on its CPU, so more at once
+    only makes every turn slower)."""
 
     faq_answer_confidence: float = Field(default=0.45, gt=0, le=1)
     """From this confidence on, a question gets the FAQ's answer; below it, "Did you mean"
@@ -200,12 +210,54 @@ class ClassroomSettings(BaseModel):
     max_players: int = Field(default=1000, ge=1)
     """The most pupils one session takes."""
 
+    max_live_sessions_per_key: int = Field(default=20, ge=1)
+    """Class quizzes one teacher key (or one address, where no key is needed) may have
+    running at once; an ended quiz no longer counts."""
+
     code_digits: int = Field(default=6, ge=4, le=9)
     """How many digits a join code has."""
 
     public_url: str | None = None
     """The address pupils' phones use to reach this server (such as http://192.168.1.20:8080),
     for the join link and its QR code. Default: the address the host page was opened with."""
+
+
+class LimitsSettings(BaseModel):
+    """Rate limits per client on the chat API and the classroom API (429 with Retry-After).
+    A school may reach SafeSteps from one address for a whole class: the per-address limits
+    leave room for that. Danger is answered even past a limit."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    chat_per_user_per_minute: int = Field(default=30, ge=1)
+    """Messages one conversation may send a minute (after a burst of ``chat_user_burst``)."""
+
+    chat_user_burst: int = Field(default=10, ge=1)
+    """Messages one conversation may send at once."""
+
+    chat_per_address_per_minute: int = Field(default=900, ge=1)
+    """Messages a minute from one address, all its conversations together (a class behind one
+    school router shares it)."""
+
+    chat_address_burst: int = Field(default=200, ge=1)
+    """Messages at once from one address."""
+
+    classroom_per_address_per_minute: int = Field(default=3000, ge=1)
+    """Classroom requests (joins, answers, screens) a minute from one address."""
+
+    classroom_address_burst: int = Field(default=1000, ge=1)
+    """Classroom requests at once from one address: a whole class answering together."""
+
+    creations_per_minute: int = Field(default=6, ge=1)
+    """Class quizzes one teacher key (or one address, where no key is needed) may create a
+    minute, after a burst of ``creations_burst``."""
+
+    creations_burst: int = Field(default=10, ge=1)
+    """Class quizzes created at once."""
+
+    trust_forwarded_for: bool = False
+    """Behind a reverse proxy that sets X-Forwarded-For, true: clients are told apart by the
+    address it gives. Never true without such a proxy (anyone could claim any address)."""
 
 
 class Settings(BaseModel):
@@ -255,6 +307,9 @@ class Settings(BaseModel):
 
     classroom: ClassroomSettings = Field(default_factory=ClassroomSettings)
     """Live class quizzes and homework."""
+
+    limits: LimitsSettings = Field(default_factory=LimitsSettings)
+    """Rate limits per client on the chat and classroom APIs."""
 
     root: Path = Field(default=Path("."), exclude=True)
     """The folder config.yml was read from; relative paths are relative to it."""

@@ -1,5 +1,9 @@
 """`safesteps up`: start the action server, the Rasa server and the chat API; stop them all.
 
+A supervisor restarts the Rasa server or the action server when it stops (with a growing pause
+between attempts, reset once it has run for a while); the chat API answers danger from the
+packs meanwhile, and /healthz names what is down.
+
 Rasa and the action server listen on 127.0.0.1 only. Their output is kept in memory (the last
 lines, shown if they fail to start), never written to disk: Rasa may print a user's message
 when it fails, and user text is never logged.
@@ -11,6 +15,7 @@ import asyncio
 import collections
 import contextlib
 import json
+import logging
 import os
 import secrets
 import signal
@@ -34,9 +39,14 @@ from bot.classroom import add_classroom, open_classroom
 from bot.classroom.engine import Classroom
 from bot.classroom.store import StoreError
 from bot.content.library import ContentLibrary
+from bot.limits import is_loopback
 from bot.settings import Settings
 
 STARTUP_TIMEOUT = 420.0
+RESTART_DELAY_MAX = 60.0  # seconds between attempts, at most
+HEALTHY_AFTER = 120.0  # seconds of running after which the pause starts small again
+
+log = logging.getLogger("safesteps.stack")
 
 
 def port_free(host: str, port: int) -> bool:
@@ -64,6 +74,11 @@ def network_address() -> str:
 class Child:
     name: str
     process: subprocess.Popen[bytes]
+    args: list[str] = field(default_factory=list)
+    cwd: Path = Path(".")
+    env: dict[str, str] = field(default_factory=dict, repr=False)
+    started: float = field(default_factory=time.monotonic)
+    restarts: int = 0
     lines: collections.deque[str] = field(default_factory=lambda: collections.deque(maxlen=60))
 
     def drain(self) -> None:
@@ -86,15 +101,52 @@ class Stack:
     def rasa_url(self) -> str:
         return f"http://127.0.0.1:{self.rasa_port}"
 
-    def _spawn(self, name: str, args: list[str], cwd: Path, env: dict[str, str]) -> Child:
-        process = subprocess.Popen(
+    @staticmethod
+    def _popen(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
             args, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL, start_new_session=True,
         )
-        child = Child(name, process)
+
+    def _spawn(self, name: str, args: list[str], cwd: Path, env: dict[str, str]) -> Child:
+        child = Child(name, self._popen(args, cwd, env), args, cwd, env)
         threading.Thread(target=child.drain, daemon=True).start()
         self.children.append(child)
         return child
+
+    def restart(self, child: Child) -> None:
+        """Start a stopped child again, as it was started the first time."""
+        child.process = self._popen(child.args, child.cwd, child.env)
+        child.started = time.monotonic()
+        child.restarts += 1
+        threading.Thread(target=child.drain, daemon=True).start()
+
+    async def supervise(self, say: Callable[[str], None], first_delay: float = 2.0,
+                        on_restart: Callable[[], None] | None = None) -> None:
+        """Restart whichever child stops, for as long as the stack runs (cancel to end):
+        after ``first_delay`` seconds, then twice as long each time it stops again soon."""
+        delays = {c.name: first_delay for c in self.children}
+        while True:
+            await asyncio.sleep(0.5)
+            for child in self.children:
+                code = child.process.poll()
+                if code is None:
+                    if time.monotonic() - child.started > HEALTHY_AFTER:
+                        delays[child.name] = first_delay
+                    continue
+                delay = delays[child.name]
+                tail = " | ".join(list(child.lines)[-3:])
+                log.warning("the %s stopped (exit %s); restarting it in %.0f s. Its last "
+                            "lines: %s", child.name, code, delay, tail or "(none)")
+                say(f"The {child.name} stopped (exit {code}); restarting it in {delay:.0f} s. "
+                    "Danger is still answered from the packs meanwhile.")
+                await asyncio.sleep(delay)
+                self.restart(child)
+                delays[child.name] = min(RESTART_DELAY_MAX, delay * 2)
+                log.warning("the %s was restarted (restart %d)", child.name, child.restarts)
+                say(f"The {child.name} was restarted (restart {child.restarts}).")
+                if on_restart is not None:
+                    on_restart()
 
     def start(self) -> None:
         for name, port in (("Rasa server", self.rasa_port), ("action server", self.action_port)):
@@ -181,17 +233,21 @@ class Stack:
 
     def state(self) -> dict[str, object]:
         return {"pids": {c.name: c.process.pid for c in self.children},
+                "restarts": {c.name: c.restarts for c in self.children},
                 "rasa_port": self.rasa_port, "action_port": self.action_port}
 
 
-def make_service(settings: Settings, rasa_url: str, token: str | None) -> ChatService:
+def make_service(settings: Settings, rasa_url: str, token: str | None,
+                 actions_url: str | None = None) -> ChatService:
     var_dir = settings.resolve(settings.build_dir) / "var"
     service = ChatService(
         settings=settings,
         library=ContentLibrary.load(settings),
-        rasa=RasaClient(rasa_url, token, settings.assistant.reply_timeout_seconds),
+        rasa=RasaClient(rasa_url, token, settings.assistant.reply_timeout_seconds,
+                        settings.assistant.rasa_concurrency),
         secret=load_secret(var_dir, os.environ.get("SAFESTEPS_SECRET")),
         tracker_db=conversation_store(settings),
+        actions_url=actions_url,
     )
     return service
 
@@ -278,9 +334,28 @@ async def start_telegram(plan: TelegramPlan, settings: Settings, service: ChatSe
     return stop
 
 
+def teacher_key(host: str, var_dir: Path, from_env: str | None) -> str | None:
+    """The key that creating a class quiz needs: SAFESTEPS_TEACHER_KEY when set; else, when
+    the server listens beyond this computer, one made once and kept in ``var_dir``; else none
+    (only this computer reaches the server)."""
+    if from_env and from_env.strip():
+        return from_env.strip()
+    if is_loopback(host):
+        return None
+    path = var_dir / "teacher-key"
+    if path.is_file() and (kept := path.read_text().strip()):
+        return kept
+    var_dir.mkdir(parents=True, exist_ok=True)
+    key = "-".join(secrets.token_hex(2) for _ in range(4))  # easy to type: 1a2b-3c4d-...
+    path.touch(mode=0o600)
+    path.write_text(key + "\n")
+    return key
+
+
 async def serve(settings: Settings, host: str, port: int, rasa_port: int, action_port: int,
-                say: Callable[[str], None]) -> None:
-    """Run the whole stack until SIGINT or SIGTERM, then stop every part of it."""
+                say: Callable[[str], None], restart_delay: float = 2.0) -> None:
+    """Run the whole stack until SIGINT or SIGTERM, then stop every part of it; restart the
+    Rasa server or the action server when one stops (after ``restart_delay`` seconds)."""
     plan = telegram_plan(settings, dict(os.environ))
     if not port_free(host, port):
         raise AssistantError(f"Port {port} is already in use: is SafeSteps already running? "
@@ -293,6 +368,7 @@ async def serve(settings: Settings, host: str, port: int, rasa_port: int, action
     state_file = settings.resolve(settings.build_dir) / "var" / "stack.json"
     runner: web.AppRunner | None = None
     stop_telegram: Callable[[], Awaitable[None]] | None = None
+    supervisor: asyncio.Task[None] | None = None
     try:
         say("Starting the action server and the Rasa server ...")
         stack.start()
@@ -304,30 +380,44 @@ async def serve(settings: Settings, host: str, port: int, rasa_port: int, action
             return
         stopped.cancel()
         ready.result()
-        service = make_service(settings, stack.rasa_url, stack.token)
+        service = make_service(settings, stack.rasa_url, stack.token,
+                               f"http://127.0.0.1:{action_port}/health")
         app = create_app(service)
         add_web_chat(app, settings, service.library)
         try:
             classroom = open_classroom(settings, service.library)
         except StoreError as err:
             raise AssistantError(str(err)) from None
-        add_classroom(app, settings, classroom)
+        key = teacher_key(host, settings.resolve(settings.build_dir) / "var",
+                          os.environ.get("SAFESTEPS_TEACHER_KEY"))
+        add_classroom(app, settings, classroom, key)
         if plan is not None:
             stop_telegram = await start_telegram(plan, settings, service, app, say, classroom)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         await web.TCPSite(runner, host, port).start()
-        state_file.write_text(json.dumps({**stack.state(), "chat_port": port}) + "\n")
+
+        def write_state() -> None:
+            state_file.write_text(json.dumps({**stack.state(), "chat_port": port}) + "\n")
+
+        write_state()
+        supervisor = asyncio.ensure_future(stack.supervise(say, restart_delay, write_state))
         everywhere = host in ("0.0.0.0", "::", "")  # noqa: S104 (a comparison, not a bind)
         shown = network_address() if everywhere else host
         say(f"SafeSteps is ready. Open the web chat: http://{shown}:{port}/  "
             f"(chat API: http://{shown}:{port}/api/chat, health: /healthz)")
         say(f"Teachers: run a class quiz at http://{shown}:{port}/host  "
             f"(pupils join at http://{shown}:{port}/join)")
+        if key is not None:
+            say(f"Teacher key (asked once on /host): {key}")
         say("Press Ctrl-C to stop.")
         await stop.wait()
         say("Stopping ...")
     finally:
+        if supervisor is not None:
+            supervisor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await supervisor
         if stop_telegram is not None:
             await stop_telegram()
         if runner is not None:

@@ -39,6 +39,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+RESTART_DELAY = 15  # seconds before the stack's supervisor restarts a stopped server
+
+
 def port_open(port: int) -> bool:
     with socket.socket() as s:
         return s.connect_ex(("127.0.0.1", port)) == 0
@@ -94,7 +97,9 @@ def start_stack(tmp: Path) -> Running:
     with log.open("w") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "bot", "up", "--port", str(ports["chat"]),
-             "--rasa-port", str(ports["rasa"]), "--action-port", str(ports["action"])],
+             "--rasa-port", str(ports["rasa"]), "--action-port", str(ports["action"]),
+             # Long enough for the outage tests to see each part down before it comes back.
+             "--restart-delay", str(RESTART_DELAY)],
             cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, text=True, env=env,
         )
     url = f"http://127.0.0.1:{ports['chat']}"

@@ -154,8 +154,11 @@ class StandIn:
             if predicate(calls):
                 return calls
             time.sleep(0.05)
+        said = [str(c.params.get("text", ""))[:120] for c in self.since(mark)
+                if c.method == "sendMessage"]
         raise AssertionError(f"the bot did not do what was expected in {timeout} s; calls: "
-                             + ", ".join(c.method for c in self.since(mark)))
+                             + ", ".join(c.method for c in self.since(mark))
+                             + "; it said: " + " | ".join(said))
 
     # The server -----------------------------------------------------------------------------
 

@@ -244,6 +244,23 @@ def _stored_events(sender: str) -> int:
     return int(n)
 
 
+@pytest.mark.parametrize("first", ["xin chào", "/greet", "/menu"])
+def test_the_first_turn_is_one_rasa_call_in_the_users_language(stack: Running,
+                                                                first: str) -> None:
+    """The locale and country travel with the message (typed, or a button's payload): Rasa
+    sees one user message, and answers it in the user's language and country at once."""
+    user = stack.new_user()
+    answer = stack.chat(user, first, locale="vi", country="VN")
+    assert WHAT_TO_DO["vi"] in texts(answer)
+    if first != "/menu":  # the greeting shows the emergency number; the menu does not
+        assert "113" in texts(answer)  # Viet Nam's police, not China's 110
+    assert "/find_hotline" in payloads(answer)
+    with sqlite3.connect(ROOT / "build" / "var" / "conversations.sqlite") as db:
+        kinds = [kind for (kind,) in db.execute(
+            "SELECT type_name FROM events WHERE sender_id = ?", (_pseudonym(user),))]
+    assert kinds.count("user") == 1
+
+
 def test_forget_me_deletes_the_conversation(stack: Running) -> None:
     user = stack.new_user()
     stack.chat(user, '/open_lesson{"l":"teens-helping-a-friend"}', locale="en")
@@ -280,9 +297,11 @@ def test_conversations_older_than_the_retention_limit_are_deleted(stack: Running
     assert "older than 30 days" in purged.stdout
     assert _stored_events(_pseudonym(old)) == 0
     assert _stored_events(_pseudonym(recent)) > 0
-    # The recent one goes on where it was; the old one starts afresh, with no error.
+    # The recent one goes on where it was; the old one starts afresh, with no error, in the
+    # language its last turn came with (the chat API sends it with every message).
     assert "Step 3 of" in texts(stack.chat(recent, "/next"))
-    assert WHAT_TO_DO["zh-Hans"] in texts(stack.chat(old, "/menu"))
+    assert "Step" not in texts(stack.chat(old, "/next"))
+    assert WHAT_TO_DO["en"] in texts(stack.chat(old, "/menu"))
 
 
 STATES = {

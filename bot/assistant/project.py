@@ -124,10 +124,12 @@ def build_domain(library: ContentLibrary, settings: Settings) -> dict[str, Any]:
     slots: dict[str, Any] = {
         "locale": {"type": "text", "initial_value": library.default_locale,
                    "influence_conversation": False,
-                   "mappings": [{"type": "from_entity", "entity": "locale"}]},
+                   "mappings": [{"type": "from_entity", "entity": "locale"},
+                                {"type": "from_entity", "entity": "context_locale"}]},
         "country": {"type": "text", "initial_value": library.default_country,
                     "influence_conversation": False,
-                    "mappings": [{"type": "from_entity", "entity": "country"}]},
+                    "mappings": [{"type": "from_entity", "entity": "country"},
+                                 {"type": "from_entity", "entity": "context_country"}]},
         "audience": {"type": "text", "influence_conversation": False,
                      "mappings": [{"type": "from_entity", "entity": "audience"}]},
     }
@@ -136,7 +138,10 @@ def build_domain(library: ContentLibrary, settings: Settings) -> dict[str, Any]:
     return {
         "version": RASA_FORMAT,
         "intents": [*kit.TYPED_INTENTS, *kit.BUTTON_INTENTS, "faq"],
-        "entities": list(kit.ENTITIES),
+        # The locale and country sent with every message (safesteps_components.
+        # ContextFromMetadata): they choose the responses' language, never the dialogue.
+        "entities": [*kit.ENTITIES, *({f"context_{key}": {"influence_conversation": False}}
+                                      for key in ("locale", "country"))],
         "slots": slots,
         "responses": responses,
         "actions": list(ACTIONS),

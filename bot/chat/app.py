@@ -28,6 +28,7 @@ from aiohttp import web
 
 from bot.chat.retention import purge_forever
 from bot.content.library import ContentLibrary
+from bot.limits import RateLimit, client_address, too_many
 from bot.safety.layer import Assessment, SafetyLayer, Tier
 from bot.settings import Settings
 
@@ -36,6 +37,8 @@ log = logging.getLogger("safesteps.chat")
 MAX_BODY_BYTES = 64 * 1024
 MAX_USER_CHARS = 256
 COUNTRY = re.compile(r"^[A-Za-z]{2}$")
+# A button's payload: "/intent" with, optionally, its entities as a JSON object.
+PAYLOAD = re.compile(r"^/(\w+)(\{.*\})?$", re.DOTALL)
 _CONTROL = dict.fromkeys(c for c in range(32) if chr(c) not in "\n\t")
 
 
@@ -66,7 +69,6 @@ class UserContext:
 
     locale: str
     country: str
-    synced: tuple[str, str] | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one turn at a time
     assistant_saw_danger: bool = False  # set by the assistant's danger intent, per turn
 
@@ -82,26 +84,38 @@ class ChatReply:
 
 @dataclass
 class RasaClient:
-    """Talks to the Rasa server's REST channel and, with a token, its HTTP API."""
+    """Talks to the Rasa server's REST channel and, with a token, its HTTP API.
+
+    Backpressure: at most ``concurrency`` turns are with Rasa at once; the others wait their
+    turn here, in the order they came, and ``timeout`` starts only when a turn is sent."""
 
     url: str
     token: str | None
     timeout: float
+    concurrency: int = 4
     session: aiohttp.ClientSession | None = None
+    _slots: asyncio.Semaphore | None = None
 
     async def start(self) -> None:
         self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout))
+        self._slots = asyncio.Semaphore(self.concurrency)
 
     async def close(self) -> None:
         if self.session is not None:
             await self.session.close()
 
-    async def send(self, sender: str, message: str) -> list[dict[str, Any]]:
-        """The bot's messages, or RasaUnavailable (down, slow, 5xx, or nothing to say)."""
+    async def send(self, sender: str, message: str, metadata: dict[str, str] | None = None
+                   ) -> list[dict[str, Any]]:
+        """The bot's messages, or RasaUnavailable (down, slow, 5xx, or nothing to say).
+        ``metadata`` (the conversation's locale and country) travels with the message."""
         assert self.session is not None
+        assert self._slots is not None
+        body: dict[str, Any] = {"sender": sender, "message": message}
+        if metadata:
+            body["metadata"] = metadata
         try:
-            async with self.session.post(f"{self.url}/webhooks/rest/webhook",
-                                         json={"sender": sender, "message": message}) as resp:
+            async with self._slots, self.session.post(
+                    f"{self.url}/webhooks/rest/webhook", json=body) as resp:
                 if resp.status != 200:
                     raise RasaUnavailable(f"status {resp.status}")
                 data = await resp.json(content_type=None)
@@ -127,6 +141,15 @@ class RasaClient:
         intent = data.get("intent") if isinstance(data, dict) else None
         name = intent.get("name") if isinstance(intent, dict) else None
         return name if isinstance(name, str) else None
+
+    async def answers(self, url: str) -> bool:
+        """True when ``url`` (another part's health address) answers 200."""
+        assert self.session is not None
+        try:
+            async with self.session.get(url, timeout=aiohttp.ClientTimeout(total=3)) as resp:
+                return resp.status == 200
+        except (aiohttp.ClientError, asyncio.TimeoutError):
+            return False
 
     async def ready(self) -> bool:
         """True when the server answers and has a model loaded."""
@@ -157,6 +180,7 @@ class ChatService:
     safety: SafetyLayer = field(init=False)
     contexts: OrderedDict[str, UserContext] = field(default_factory=OrderedDict)
     tracker_db: Path | None = None
+    actions_url: str | None = None  # the action server's health address, for /healthz
 
     def __post_init__(self) -> None:
         self.safety = SafetyLayer.for_chat(self.library, self.settings)
@@ -205,16 +229,12 @@ class ChatService:
             return self.emergency(ctx, found)
         message = text[: self.settings.chat.max_message_chars]
         async with ctx.lock:
+            context = {"locale": ctx.locale, "country": ctx.country}
             try:
-                if ctx.synced != (ctx.locale, ctx.country):
-                    await self.rasa.send(sender, "/set_context" + json.dumps(
-                        {"locale": ctx.locale, "country": ctx.country}))
-                    ctx.synced = (ctx.locale, ctx.country)
-                raw = await self.rasa.send(sender, message)
+                raw = await self.rasa.send(sender, with_context(message, context), context)
                 if not raw:
                     raise RasaUnavailable("empty reply")
             except RasaUnavailable as err:
-                ctx.synced = None
                 # With only the action server down, Rasa can still read the message: danger
                 # that the safety layer missed is then answered from the packs all the same.
                 if await self.rasa.intent(message) == "danger":
@@ -294,7 +314,6 @@ class ChatService:
                 ctx.locale = self.library.pick_locale(context["locale"])
             if isinstance(context.get("country"), str):
                 ctx.country = context["country"].upper()
-            ctx.synced = (ctx.locale, ctx.country)
         if directive.get("danger"):
             ctx.assistant_saw_danger = True
         if directive.get("forget") or directive.get("hide"):
@@ -305,6 +324,24 @@ class ChatService:
         self.contexts.pop(sender, None)
         if self.tracker_db is not None and self.tracker_db.is_file():
             await asyncio.to_thread(_delete_tracker, self.tracker_db, sender)
+
+
+def with_context(message: str, context: dict[str, str]) -> str:
+    """A button's payload with the conversation's locale and country among its entities, as
+    ``context_locale`` and ``context_country`` (Rasa reads a payload without its NLU pipeline,
+    so the message's metadata would not reach the slots). Typed text is returned as it is:
+    the metadata carries its context."""
+    match = PAYLOAD.match(message)
+    if match is None:
+        return message
+    try:
+        entities = json.loads(match.group(2)) if match.group(2) else {}
+    except ValueError:
+        return message
+    if not isinstance(entities, dict):
+        return message
+    carried = {f"context_{key}": value for key, value in context.items()}
+    return f"/{match.group(1)}" + json.dumps({**entities, **carried}, ensure_ascii=False)
 
 
 def _delete_tracker(db: Path, sender: str) -> None:
@@ -351,6 +388,9 @@ def create_app(service: ChatService) -> web.Application:
     """The aiohttp application of the chat API (pages are added by their features)."""
     app = web.Application(client_max_size=MAX_BODY_BYTES)
     app[SERVICE] = service
+    limits = service.settings.limits
+    per_user = RateLimit(limits.chat_per_user_per_minute, limits.chat_user_burst)
+    per_address = RateLimit(limits.chat_per_address_per_minute, limits.chat_address_burst)
 
     async def chat(request: web.Request) -> web.Response:
         started = time.perf_counter()
@@ -367,14 +407,34 @@ def create_app(service: ChatService) -> web.Application:
             return web.json_response(
                 {"error": f"the message is too large (at most {MAX_BODY_BYTES} bytes)"},
                 status=413)
+        address = client_address(request, limits.trust_forwarded_for)
+        # Quick exit's "/hide" must always be able to hide the conversation.
+        wait = per_address.take(address) or (
+            0.0 if text == "/hide" else per_user.take(service.pseudonym(user)))
+        if wait:
+            # Past the limit, danger is still answered (from the packs, without the assistant).
+            found = service.assess(user, text, locale)
+            if found.tier != "emergency":
+                log.info("chat: a client was asked to slow down")
+                return too_many(wait, "messages")
+            reply = await service.reply(user, text, locale, country, assessment=found)
+            return web.json_response({"messages": reply.messages, "safety": reply.safety})
         reply = await service.reply(user, text, locale, country)
         log.debug("turn answered in %.1f ms", (time.perf_counter() - started) * 1000)
         return web.json_response({"messages": reply.messages, "safety": reply.safety})
 
     async def healthz(request: web.Request) -> web.Response:
-        if await service.rasa.ready():
-            return web.json_response({"status": "ok"})
-        return web.json_response({"status": "the assistant is not ready"}, status=503)
+        """200 when every part answers; 503 naming what is down (danger is answered
+        from the packs either way)."""
+        down = [] if await service.rasa.ready() else ["Rasa server"]
+        if service.actions_url is not None and not await service.rasa.answers(
+                service.actions_url):
+            down.append("action server")
+        if not down:
+            return web.json_response({"status": "ok", "down": []})
+        return web.json_response(
+            {"status": "the assistant is not ready: " + " and ".join(down) + " down",
+             "down": down}, status=503)
 
     async def on_startup(app: web.Application) -> None:
         await service.rasa.start()

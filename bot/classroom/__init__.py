@@ -26,9 +26,12 @@ def open_classroom(settings: Settings, library: ContentLibrary) -> Classroom:
     return Classroom(settings.classroom, library, store)
 
 
-def add_classroom(app: web.Application, settings: Settings, classroom: Classroom) -> None:
-    """The classroom's API and pages on the chat API server, with its retention job."""
-    add_classroom_api(app, classroom, settings.classroom.public_url)
+def add_classroom(app: web.Application, settings: Settings, classroom: Classroom,
+                  teacher_key: str | None = None) -> None:
+    """The classroom's API and pages on the chat API server, with its retention job;
+    with ``teacher_key``, creating a class quiz needs it."""
+    add_classroom_api(app, classroom, settings.classroom.public_url, teacher_key,
+                      settings.limits)
     add_classroom_pages(app, settings.classroom, classroom.library)
 
     async def purge_forever() -> None:
@@ -36,6 +39,7 @@ def add_classroom(app: web.Application, settings: Settings, classroom: Classroom
             deleted = classroom.purge()
             if deleted:
                 log.info("classroom: deleted %d session(s) past the retention period", deleted)
+            classroom.forget_idle()
             await asyncio.sleep(PURGE_EVERY_SECONDS)
 
     tasks: list[asyncio.Future[None]] = []

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import io
 import json
 import logging
@@ -19,7 +20,9 @@ from typing import Any
 import segno
 from aiohttp import web
 
-from bot.classroom.engine import Classroom, ClassroomError, Session
+from bot.classroom.engine import Classroom, ClassroomError, Session, hash_token
+from bot.limits import RateLimit, client_address, retry_after
+from bot.settings import LimitsSettings
 
 log = logging.getLogger("safesteps.classroom")
 
@@ -30,8 +33,22 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 CLASSROOM = web.AppKey("classroom", Classroom)
 
 
+class RateLimited(ClassroomError):
+    """429: this client sends too many requests; ``seconds`` until the next one may go."""
+
+    def __init__(self, seconds: str) -> None:
+        super().__init__(429, "rate_limited",
+                         f"too many requests from this device: wait {seconds} s and try again")
+        self.seconds = seconds
+
+
 def refused(err: ClassroomError) -> web.Response:
-    return web.json_response({"error": err.message, "reason": err.reason}, status=err.status)
+    body: dict[str, object] = {"error": err.message, "reason": err.reason}
+    headers = {}
+    if isinstance(err, RateLimited):
+        body["retry_after"] = int(err.seconds)
+        headers["Retry-After"] = err.seconds
+    return web.json_response(body, status=err.status, headers=headers)
 
 
 def api(handler: Handler) -> Handler:
@@ -67,8 +84,38 @@ def join_url(request: web.Request, public_url: str | None, code: str) -> str:
 
 
 def add_classroom_api(app: web.Application, classroom: Classroom,
-                      public_url: str | None = None) -> None:
+                      public_url: str | None = None, teacher_key: str | None = None,
+                      limits: LimitsSettings | None = None) -> None:
+    """``teacher_key``: creating a class quiz needs it (header X-Teacher-Key) when set."""
     app[CLASSROOM] = classroom
+    limits = limits or LimitsSettings()
+    per_address = RateLimit(limits.classroom_per_address_per_minute,
+                            limits.classroom_address_burst)
+    creations = RateLimit(limits.creations_per_minute, limits.creations_burst)
+
+    def slow_down(wait: float) -> RateLimited:
+        return RateLimited(retry_after(wait))
+
+    def owner_of(request: web.Request) -> str:
+        """Who creates: the teacher key when one is needed, else the client's address."""
+        given = request.headers.get("X-Teacher-Key", "").strip()
+        if teacher_key is not None:
+            if not given:
+                raise ClassroomError(401, "teacher_key_missing",
+                                     "creating a class quiz needs the teacher key (header "
+                                     "X-Teacher-Key): `make run` prints it")
+            if not hmac.compare_digest(hash_token(given), hash_token(teacher_key)):
+                raise ClassroomError(403, "teacher_key_wrong", "this teacher key is wrong")
+            return "key:" + hash_token(given)
+        return "address:" + hash_token(client_address(request, limits.trust_forwarded_for))
+
+    def limited(handler: Handler) -> Handler:
+        async def wrapped(request: web.Request) -> web.StreamResponse:
+            wait = per_address.take(client_address(request, limits.trust_forwarded_for))
+            if wait:
+                return refused(slow_down(wait))
+            return await handler(request)
+        return wrapped
 
     def session_of(request: web.Request) -> Session:
         return classroom.get(request.match_info["code"])
@@ -84,10 +131,15 @@ def add_classroom_api(app: web.Application, classroom: Classroom,
 
     @api
     async def create(request: web.Request) -> web.StreamResponse:
+        owner = owner_of(request)
+        wait = creations.take(owner)
+        if wait:
+            raise slow_down(wait)
         body = await json_body(request)
         session, token = classroom.create(
             body.get("quiz"), body.get("locale"), body.get("seconds_per_question"),
-            body.get("shuffle", False), body.get("mode", "live"), body.get("hours"))
+            body.get("shuffle", False), body.get("mode", "live"), body.get("hours"),
+            owner=owner)
         return web.json_response({
             "code": session.code, "host_token": token, "join_url":
             join_url(request, public_url, session.code), **classroom.host_view(session)},
@@ -214,20 +266,20 @@ def add_classroom_api(app: web.Application, classroom: Classroom,
         return response
 
     base = "/api/classroom/{code}"
-    app.router.add_get("/api/quizzes", quizzes)
-    app.router.add_post("/api/classroom", create)
-    app.router.add_post(base + "/join", join)
-    app.router.add_post(base + "/answer", answer)
-    app.router.add_post(base + "/next", host_action(classroom.next))
-    app.router.add_post(base + "/close", host_action(classroom.close))
-    app.router.add_post(base + "/pause", host_action(classroom.pause))
-    app.router.add_post(base + "/resume", host_action(classroom.resume))
-    app.router.add_post(base + "/end", host_action(classroom.end))
-    app.router.add_get(base, state)
-    app.router.add_delete(base, delete)
-    app.router.add_get(base + "/question", homework)
-    app.router.add_get(base + "/results", results)
-    app.router.add_get(base + "/report.csv", report)
-    app.router.add_get(base + "/qr.svg", qr)
-    app.router.add_get(base + "/events", pupil_events)
-    app.router.add_get(base + "/host-events", host_events)
+    app.router.add_get("/api/quizzes", limited(quizzes))
+    app.router.add_post("/api/classroom", limited(create))
+    app.router.add_post(base + "/join", limited(join))
+    app.router.add_post(base + "/answer", limited(answer))
+    app.router.add_post(base + "/next", limited(host_action(classroom.next)))
+    app.router.add_post(base + "/close", limited(host_action(classroom.close)))
+    app.router.add_post(base + "/pause", limited(host_action(classroom.pause)))
+    app.router.add_post(base + "/resume", limited(host_action(classroom.resume)))
+    app.router.add_post(base + "/end", limited(host_action(classroom.end)))
+    app.router.add_get(base, limited(state))
+    app.router.add_delete(base, limited(delete))
+    app.router.add_get(base + "/question", limited(homework))
+    app.router.add_get(base + "/results", limited(results))
+    app.router.add_get(base + "/report.csv", limited(report))
+    app.router.add_get(base + "/qr.svg", limited(qr))
+    app.router.add_get(base + "/events", limited(pupil_events))
+    app.router.add_get(base + "/host-events", limited(host_events))

@@ -37,6 +37,9 @@ LOBBY, QUESTION, PAUSED, REVIEW, OPEN, ENDED = (
 LATE_GRACE_SECONDS = 0.5  # an answer sent just before the bell may arrive just after it
 MAX_POINTS, MIN_POINTS = 1000, 500
 LEADERBOARD_SIZE = 5
+ENDED_KEPT_SECONDS = 10 * 60  # an ended session stays in memory this long after its last use
+IDLE_KEPT_SECONDS = 6 * 3600  # a session nobody watches or uses, in any state
+LIVE_COUNTS_SECONDS = 24 * 3600  # a session unended for longer no longer counts as running
 
 
 class ClassroomError(Exception):
@@ -73,6 +76,8 @@ class Session:
     version: int = 0  # goes up with every change, so that views can share what they compute
     cached_ranks: tuple[int, dict[str, int]] = (-1, {})
     cached_view: tuple[int, dict[str, Any]] = (-1, {})
+    owner: str = ""  # who created it (a hash of the teacher key or address), in memory only
+    used_at: float = 0.0  # the last change or lookup, for leaving memory when idle
 
     @property
     def code(self) -> str:
@@ -138,6 +143,7 @@ class Classroom:
         """The session with this code (read back from the store after a restart), or 404."""
         session = self.sessions.get(code)
         if session is not None:
+            session.used_at = self.clock()
             self._settle(session)
             return session
         row = self.store.session(code) if code.isdigit() and len(code) <= 12 else None
@@ -145,7 +151,7 @@ class Classroom:
         if row is None or quiz is None:
             raise ClassroomError(404, "unknown_code",
                                  "no class quiz has this code: check the code on the screen")
-        session = Session(row, quiz)
+        session = Session(row, quiz, used_at=self.clock())
         for player in self.store.players(code):
             session.players[player.id] = Player(player.id, player.nickname, player.joined_at)
         for answer in self.store.answers(code):
@@ -179,8 +185,10 @@ class Classroom:
 
     def create(self, quiz_id: object, locale: object, seconds: object = None,
                shuffle: object = False, mode: object = "live", hours: object = None,
-               origin: str = "web") -> tuple[Session, str]:
-        """A new session and its host token (shown once; only its hash is stored)."""
+               origin: str = "web", owner: str = "") -> tuple[Session, str]:
+        """A new session and its host token (shown once; only its hash is stored).
+        ``owner`` (a hash of the teacher key or the address) may have at most
+        ``max_live_sessions_per_key`` sessions running."""
         quiz = self.library.quizzes.get(quiz_id) if isinstance(quiz_id, str) else None
         if quiz is None:
             raise ClassroomError(400, "unknown_quiz",
@@ -195,6 +203,12 @@ class Classroom:
         if not isinstance(shuffle, bool):
             raise ClassroomError(400, "bad_request", '"shuffle" is true or false')
         now = self.clock()
+        self.forget_idle()
+        if owner and self.running(owner) >= self.settings.max_live_sessions_per_key:
+            raise ClassroomError(
+                429, "too_many_sessions",
+                f"{self.settings.max_live_sessions_per_key} class quizzes are already running "
+                "for this teacher: end one before starting another")
         token = secrets.token_urlsafe(24)
         orders = []
         for question in quiz.questions:
@@ -211,12 +225,30 @@ class Classroom:
             deadline=now + hours_open * 3600 if homework else None, paused_remaining=None,
             origin=origin, created_at=now, ended_at=None)
         self.store.add_session(row)
-        session = Session(row, quiz)
+        session = Session(row, quiz, owner=owner, used_at=now)
         self.sessions[row.code] = session
         if homework:
             self._schedule_deadline(session)
         log.info("classroom: a %s session of %d questions was created", mode, session.total)
         return session, token
+
+    def running(self, owner: str) -> int:
+        """How many sessions ``owner`` has that have not ended (started within a day)."""
+        since = self.clock() - LIVE_COUNTS_SECONDS
+        return sum(1 for s in self.sessions.values()
+                   if s.owner == owner and s.row.state != ENDED and s.row.created_at >= since)
+
+    def forget_idle(self) -> int:
+        """Let sessions nobody watches leave memory: ended ones after a few minutes, any
+        other after hours without use (the store keeps them; ``get`` reads them back)."""
+        now = self.clock()
+        gone = [code for code, s in self.sessions.items()
+                if not s.watchers and not s.host_watchers and s.timer is None
+                and now - s.used_at > (ENDED_KEPT_SECONDS if s.row.state == ENDED
+                                       else IDLE_KEPT_SECONDS)]
+        for code in gone:
+            del self.sessions[code]
+        return len(gone)
 
     @staticmethod
     def _whole_number(value: object, name: str, default: int, low: int, high: int) -> int:
@@ -680,6 +712,7 @@ class Classroom:
 
     def _changed(self, session: Session, event: str, pupils: bool = True) -> None:
         session.version += 1
+        session.used_at = self.clock()
         self._wake(session.host_watchers | (session.watchers if pupils else set()))
         for listener in self.listeners:
             listener(session, event)

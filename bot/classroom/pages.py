@@ -59,6 +59,20 @@ def refusal_texts(_: Gettext) -> dict[str, str]:
         "out_of_turn": _("This question is closed. Wait for the next one."),
         "paused": _("The quiz is paused."),
         "unknown_player": _("You are no longer in this quiz. Join again."),
+        "rate_limited": _("Too many tries from this phone. Wait a few seconds and try again."),
+    }
+
+
+def host_refusal_texts(_: Gettext) -> dict[str, str]:
+    """What the teacher reads when the API refuses (by the API's ``reason``)."""
+    return {
+        "teacher_key_missing": _("Enter the teacher key to start a class quiz."),
+        "teacher_key_wrong": _("That teacher key is not right. Check it and try again."),
+        "too_many_sessions": _("Too many class quizzes are running for this teacher. End one "
+                               "before starting another."),
+        "rate_limited": _("Too many requests from this computer. Wait a few seconds and try "
+                          "again."),
+        "ended": _("This quiz has ended."),
     }
 
 
@@ -112,6 +126,7 @@ def add_classroom_pages(app: web.Application, settings: ClassroomSettings,
         locale = page_locale(request, library)
         _ = Translator(locale).gettext
         return render("host.html.j2", locale, texts=host_texts(_),
+                      reasons=host_refusal_texts(_),
                       languages=[{"tag": t, "name": own_language_name(t)}
                                  for t in library.locales],
                       seconds=settings.seconds_per_question,

@@ -302,11 +302,14 @@ class TelegramClassroom:
     async def _report(self, user: int, code: str, locale: str) -> str | None:
         """The teacher's report (CSV), sent to their private chat with the bot."""
         known = self.classes.get(code)
-        if known is None or code not in self.classroom.sessions:
+        try:
+            session = self.classroom.get(code) if known is not None else None
+        except ClassroomError:
+            session = None  # deleted
+        if known is None or session is None:
             return self.t(locale, _("This button has expired."))
         if user != known.teacher:
             return self.t(known.locale, _("Only the teacher who started the quiz can do this."))
-        session = self.classroom.sessions[code]
         report = ("\ufeff" + self.classroom.report_csv(session)).encode("utf-8")
         caption = self.t(known.locale, _("Report of the class quiz: each pupil's score and "
                                          "answers, and each question's correct rate."))
