@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bot.settings import Settings, SettingsError, load_settings
+from bot.settings import CONFIG_ENV, Settings, SettingsError, load_settings
 
 EXIT_OK = 0
 EXIT_PROBLEMS = 1
@@ -248,7 +249,7 @@ def build_own_models(settings: Settings) -> None:
 
 def safety_eval(split: str, report: str | None) -> int:
     """The safety layer on the independent evaluation set: a table, or docs/safety.md."""
-    from bot.safety.report import measure, render
+    from bot.safety.report import faq_figures, measure, render
 
     settings = _settings()
     figures = measure(settings, "dev" if split == "dev" else "final")
@@ -263,7 +264,9 @@ def safety_eval(split: str, report: str | None) -> int:
     print(f"  per message p50 {figures.latency_ms['p50']:.2f} ms, p99 "
           f"{figures.latency_ms['p99']:.2f} ms")
     if report:
-        Path(report).write_text(render(figures, settings), encoding="utf-8")
+        _say("Measuring the FAQ answers on their independent set ...")
+        Path(report).write_text(render(figures, settings, faq_figures(settings, figures.split)),
+                                encoding="utf-8")
         _say(f"Wrote {report}")
     for line in failing:
         _say(f"  below target: {line}")
@@ -318,7 +321,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
                                        "policies": None, **candidate}
     results = evaluate(_settings(), _say, configs, candidates)
     for name, result in results.items():
-        print(f"{name} (trained in {result['train_seconds']} s)")
+        costs = (f", peak {result['train_peak_mb']} MB; served: {result['serve_rss_mb']} MB, "
+                 f"{result['parse_cpu_ms']} ms CPU and {result['parse_p50_ms']} ms per "
+                 "message" if "serve_rss_mb" in result else "")
+        print(f"{name} (trained in {result['train_seconds']} s{costs})")
         for locale, row in result["locales"].items():
             faq = row["faq_accuracy"]
             shown = f"{faq:.3f}" if faq is not None else "by the FAQ retriever: eval --safety"
@@ -377,6 +383,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="SafeSteps: lessons, quizzes and hotline guidance against the trafficking "
         "of women and children.",
     )
+    parser.add_argument("--config", metavar="FILE",
+                        help="read the settings from FILE instead of config.yml (paths in it "
+                        "stay relative to the working folder)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     validate = sub.add_parser(
@@ -472,6 +481,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.config:
+        # Through the environment, so that the action server reads the same file.
+        os.environ[CONFIG_ENV] = str(Path(args.config).resolve())
     handler = getattr(args, "handler", None)
     if handler is None:
         parser.print_help()

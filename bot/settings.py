@@ -7,6 +7,7 @@ environment (``SAFESTEPS_TELEGRAM_TOKEN``, ``SAFESTEPS_SECRET``, ``SAFESTEPS_TEA
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Literal
 
@@ -70,11 +71,13 @@ def _default_pipeline() -> list[dict[str, Any]]:
 
 
 def _default_policies() -> list[dict[str, Any]]:
+    """Every intent has a rule (bot/assistant/project.py RULES), so the rules decide every
+    turn; TEDPolicy, which cost a TensorFlow model to train and to run but could never choose
+    a turn (a rule always applies, and Rasa ranks rules first), is not trained."""
     return [
         {"name": "RulePolicy", "core_fallback_threshold": 0.3,
          "core_fallback_action_name": "action_default_fallback"},
         {"name": "MemoizationPolicy", "max_history": 3},
-        {"name": "TEDPolicy", "max_history": 3, "epochs": 40},
     ]
 
 
@@ -102,7 +105,7 @@ class AssistantSettings(BaseModel):
     and are sent as turns finish (Rasa works one turn at a time on its CPU, so more at once
     only makes every turn slower)."""
 
-    faq_answer_confidence: float = Field(default=0.45, gt=0, le=1)
+    faq_answer_confidence: float = Field(default=0.4, gt=0, le=1)
     """From this confidence on, a question gets the FAQ's answer; below it, "Did you mean"
     with up to three FAQs (chosen in docs/safety.md so that out-of-scope messages rarely get
     an answer)."""
@@ -117,14 +120,14 @@ class SafetySettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    emergency_score: float = Field(default=0.94, gt=0, le=1)
+    emergency_score: float = Field(default=0.9, gt=0, le=1)
     """From this score on, a message gets the emergency reply at once."""
 
-    check_in_score: float = Field(default=0.24, gt=0, le=1)
+    check_in_score: float = Field(default=0.22, gt=0, le=1)
     """From this score on (and below emergency_score), the normal answer comes with one calm
     line with the emergency number and a Get-help button."""
 
-    lexicon_floor: float = Field(default=0.88, ge=0, le=1)
+    lexicon_floor: float = Field(default=0.9, ge=0, le=1)
     """A lexicon match is an emergency unless the detector scores the whole message below
     this; then it is a check-in. A message that is nothing but a lexicon entry is always an
     emergency; 0 makes every lexicon match one."""
@@ -341,10 +344,19 @@ class SettingsError(Exception):
         self.problems = problems
 
 
+CONFIG_ENV = "SAFESTEPS_CONFIG"  # another settings file (`safesteps --config FILE`)
+
+
 def load_settings(root: Path | None = None) -> Settings:
-    """Read config.yml from ``root`` (default: the working folder); defaults when absent."""
+    """Read config.yml from ``root`` (default: the working folder), or the file that
+    SAFESTEPS_CONFIG names (its paths stay relative to ``root``); defaults when absent."""
     base = (root or Path.cwd()).resolve()
-    path = base / CONFIG_FILE
+    chosen = os.environ.get(CONFIG_ENV)
+    path = Path(chosen) if chosen else base / CONFIG_FILE
+    if chosen and not path.is_file():
+        problems = ProblemList()
+        problems.add(chosen, 1, 1, f"{CONFIG_ENV} names a settings file that does not exist")
+        raise SettingsError(problems)
     if not path.is_file():
         return Settings(root=base)
     problems = ProblemList()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import os
 import platform
 import shutil
@@ -18,7 +19,8 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -231,8 +233,12 @@ def timed_each(fn: Callable[[str], object], items: list[str]) -> list[float]:
 
 
 def bench_assistant() -> list[str]:
+    from bot.assistant.costs import tree_rss_mb
     from tests.assistant_stack import start_stack, stop_stack
 
+    print("bench: the rasa init assistant (trained and served on its own) ...",
+          file=sys.stderr, flush=True)
+    init = measure_rasa_init()
     started = time.perf_counter()
     result = subprocess.run([sys.executable, "-m", "bot", "train"], cwd=ROOT,
                             capture_output=True, text=True, check=True)
@@ -247,8 +253,8 @@ def bench_assistant() -> list[str]:
         try:
             rasa_pid = running.state()["pids"]["Rasa server"]
             rows = asyncio.run(measure_turns(running.url, running.ports["rasa"]))
-            load = asyncio.run(measure_load(running.url, running.ports["rasa"]))
-            rss = process_tree_rss_mb(rasa_pid)
+            load = asyncio.run(measure_load(running.url, running.ports["rasa"], init))
+            rss = tree_rss_mb(rasa_pid)
             gateway = measure_gateway(running)
         finally:
             stop_stack(running)
@@ -259,6 +265,11 @@ def bench_assistant() -> list[str]:
         f"`safesteps train` took {train_seconds:.0f} s). Stack "
         f"start until /healthz answers (model load included): {ready_seconds:.0f} s. "
         f"Rasa server memory (RSS, with its children): {rss:.0f} MB.",
+        "",
+        "The `rasa init` assistant in the same run, for comparison (Rasa's own example, its "
+        f"default pipeline and policies): trained by `rasa init` in {init['train_seconds']:.0f} s "
+        f"(peak {init['train_peak']:.0f} MB), ready {init['ready']:.0f} s after `rasa run` "
+        f"started, {init['rss']:.0f} MB once serving.",
         "",
         "Each turn is sent by a user who has already said hello. Bare Rasa is `POST "
         "/webhooks/rest/webhook` on the same server the chat API uses; the chat API sends "
@@ -277,87 +288,177 @@ def bench_assistant() -> list[str]:
 LOAD_USERS = (4, 8, 16, 32, 64)
 LOAD_SECONDS = 10.0
 APOLOGY = "Sorry, I cannot answer that right now"
+Turn = Callable[[str, str], Awaitable[tuple[float, bool]]]
 
 
-async def measure_load(chat_url: str, rasa_port: int) -> list[str]:
-    """A new user's first turn beside bare Rasa's, then users chatting without pause (each
-    sends the next message when the last is answered) at rising numbers: where the knee is."""
+@dataclass
+class LoadRound:
+    users: int
+    timings: list[float]
+    apologies: int
+    wall: float
+
+    @property
+    def rate(self) -> float:
+        return len(self.timings) / self.wall
+
+    def cell(self) -> str:
+        return (f"{self.rate:.1f} /s, {percentile(self.timings, .5) * 1000:.0f} / "
+                f"{percentile(self.timings, .95) * 1000:.0f} ms")
+
+
+async def closed_loop(turn: Turn, texts: list[str], prefix: str) -> list[LoadRound]:
+    """Users chatting without pause (each sends its next message as soon as the last is
+    answered), LOAD_SECONDS at each number of users in LOAD_USERS."""
+    async def one_round(users: int) -> LoadRound:
+        timings: list[float] = []
+        apologies = 0
+        begun = time.perf_counter()
+        deadline = begun + LOAD_SECONDS
+
+        async def user_loop(index: int) -> None:
+            nonlocal apologies
+            n = 0
+            while time.perf_counter() < deadline:
+                took, apology = await turn(f"{prefix}-{users}-{index}", texts[n % len(texts)])
+                timings.append(took)
+                apologies += apology
+                n += 1
+
+        await asyncio.gather(*(user_loop(i) for i in range(users)))
+        return LoadRound(users, timings, apologies, time.perf_counter() - begun)
+
+    return [await one_round(users) for users in LOAD_USERS]
+
+
+def knee(rounds: list[LoadRound]) -> str:
+    fast = [r for r in rounds if percentile(r.timings, .95) < 1.0]
+    if not fast:
+        return "not reached"
+    best = max(fast, key=lambda r: r.rate)
+    return f"{best.rate:.1f} turns/s ({best.users} users)"
+
+
+def http_turns(session: Any, chat_url: str | None, rasa_url: str) -> tuple[Turn, Turn]:
+    """A turn through the chat API and one sent to a Rasa server's REST channel."""
+    async def chat_turn(user: str, text: str) -> tuple[float, bool]:
+        t = time.perf_counter()
+        async with session.post(f"{chat_url}/api/chat",
+                                json={"user": user, "text": text, "locale": "en"}) as r:
+            body = await r.json()
+            assert r.status == 200, body
+        apology = any(APOLOGY in str(m.get("text", "")) for m in body["messages"])
+        return time.perf_counter() - t, apology
+
+    async def rasa_turn(user: str, text: str) -> tuple[float, bool]:
+        t = time.perf_counter()
+        async with session.post(f"{rasa_url}/webhooks/rest/webhook",
+                                json={"sender": user, "message": text}) as r:
+            await r.read()
+            assert r.status == 200
+        return time.perf_counter() - t, False
+
+    return chat_turn, rasa_turn
+
+
+async def first_turns(turn: Turn, text: str, prefix: str, users: int = 20) -> list[float]:
+    return [(await turn(f"{prefix}-{n}", text))[0] for n in range(users)]
+
+
+async def measure_load(chat_url: str, rasa_port: int, init: dict[str, Any]) -> list[str]:
+    """A new user's first turn, then users chatting without pause at rising numbers (where
+    the knee is): the chat API, the same run's bare Rasa, and the `rasa init` assistant
+    (``init``, measured before the stack started)."""
     import aiohttp
 
-    rasa_url = f"http://127.0.0.1:{rasa_port}/webhooks/rest/webhook"
     texts = list(TURNS.values())
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120)) as session:
-        async def chat_turn(user: str, text: str) -> tuple[float, bool]:
-            t = time.perf_counter()
-            async with session.post(f"{chat_url}/api/chat",
-                                    json={"user": user, "text": text, "locale": "en"}) as r:
-                body = await r.json()
-                assert r.status == 200
-            apology = any(APOLOGY in str(m.get("text", "")) for m in body["messages"])
-            return time.perf_counter() - t, apology
-
-        async def rasa_turn(user: str, text: str) -> float:
-            t = time.perf_counter()
-            async with session.post(rasa_url, json={"sender": user, "message": text}) as r:
-                await r.read()
-                assert r.status == 200
-            return time.perf_counter() - t
-
-        first_ours: list[float] = []
-        first_bare: list[float] = []
+        chat_turn, rasa_turn = http_turns(session, chat_url, f"http://127.0.0.1:{rasa_port}")
+        first_bare, first_ours = [], []
         for n in range(20):  # interleaved, one at a time
-            first_bare.append(await rasa_turn(f"first-raw-{n}", texts[0]))
-            first_ours.append((await chat_turn(f"first-{n}", texts[0]))[0])
-        b50, o50 = percentile(first_bare, .5) * 1000, percentile(first_ours, .5) * 1000
-        lines = [
-            "### A new user's first turn, and many users at once",
-            "",
-            f"A new user's first message (\"{texts[0]}\", 20 new users one after another): "
-            f"bare Rasa p50 {b50:.0f} ms, chat API p50 {o50:.0f} ms, ratio {o50 / b50:.2f} "
-            "(target ≤ 1.10).",
-            "",
-            f"Users chatting without pause for {LOAD_SECONDS:.0f} s each round (each sends its "
-            "next message, in turn a FAQ question, the menu and a lesson step, as soon as the "
-            "last is answered). The chat API sends at most `assistant.rasa_concurrency` turns "
-            "to Rasa at once; the others wait their turn. Targets: 64 users p95 ≤ 2 s with no "
-            "apology.",
-            "",
-            "| users | turns | turns/s | p50 | p95 | max | apologies |",
-            "| --- | --- | --- | --- | --- | --- | --- |",
-        ]
-        async def one_round(users: int) -> tuple[list[float], int, float]:
-            timings: list[float] = []
-            apologies = 0
-            begun = time.perf_counter()
-            deadline = begun + LOAD_SECONDS
-
-            async def user_loop(index: int) -> None:
-                nonlocal apologies
-                turn = 0
-                while time.perf_counter() < deadline:
-                    took, apology = await chat_turn(f"load-{users}-{index}",
-                                                    texts[turn % len(texts)])
-                    timings.append(took)
-                    apologies += apology
-                    turn += 1
-
-            await asyncio.gather(*(user_loop(i) for i in range(users)))
-            return timings, apologies, time.perf_counter() - begun
-
-        knee = None
-        for users in LOAD_USERS:
-            timings, apologies, wall = await one_round(users)
-            p95 = percentile(timings, .95)
-            rate = len(timings) / wall
-            if p95 < 1.0:
-                knee = (users, rate)
-            lines.append(f"| {users} | {len(timings)} | {rate:.1f} | "
-                         f"{percentile(timings, .5) * 1000:.0f} ms | {p95 * 1000:.0f} ms | "
-                         f"{max(timings) * 1000:.0f} ms | {apologies} |")
-        lines += ["", "Knee (the most turns/s with p95 < 1 s): "
-                  + (f"{knee[1]:.1f} turns/s with {knee[0]} users." if knee else
-                     "not reached even with the fewest users."), ""]
+            first_bare += await first_turns(rasa_turn, texts[0], f"first-raw-{n}", 1)
+            first_ours += await first_turns(chat_turn, texts[0], f"first-{n}", 1)
+        ours = await closed_loop(chat_turn, texts, "load")
+        bare = await closed_loop(rasa_turn, texts, "load-raw")
+    b50, o50 = percentile(first_bare, .5) * 1000, percentile(first_ours, .5) * 1000
+    i50 = percentile(init["first"], .5) * 1000
+    lines = [
+        "### A new user's first turn, and many users at once",
+        "",
+        f"A new user's first message (\"{texts[0]}\", 20 new users one after another): "
+        f"bare Rasa p50 {b50:.0f} ms, chat API p50 {o50:.0f} ms, ratio {o50 / b50:.2f} "
+        f"(target ≤ 1.10); the `rasa init` assistant (\"hello\"): {i50:.0f} ms.",
+        "",
+        f"Users chatting without pause for {LOAD_SECONDS:.0f} s each round (each sends its "
+        "next message, in turn a FAQ question, the menu and a lesson step, as soon as the "
+        "last is answered; the `rasa init` assistant gets its own greetings and moods). The "
+        "chat API sends at most `assistant.rasa_concurrency` turns to Rasa at once; the "
+        "others wait their turn. Targets: 64 users p95 ≤ 2 s with no apology. Each cell: "
+        "turns/s, p50 / p95.",
+        "",
+        "| users | chat API | apologies | bare Rasa (same model) | `rasa init` assistant |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for o, b, i in zip(ours, bare, init["rounds"], strict=True):
+        lines.append(f"| {o.users} | {o.cell()} | {o.apologies} | {b.cell()} | {i.cell()} |")
+    lines += ["", f"Knee (the most turns/s with p95 < 1 s): chat API {knee(ours)}, bare Rasa "
+              f"{knee(bare)}, `rasa init` {knee(init['rounds'])}.", ""]
     return lines
+
+
+def measure_rasa_init() -> dict[str, Any]:
+    """The assistant `rasa init` makes (Rasa's own example, its default pipeline and
+    policies), trained and served as Rasa ships it: the yardstick for what SafeSteps costs."""
+    import aiohttp
+
+    from bot.assistant.costs import free_port, run_sampled, tree_rss_mb
+    from bot.assistant.training import rasa_environment
+
+    rasa = str(ROOT / ".venv-rasa" / "bin" / "rasa")
+    env = rasa_environment()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "init"
+        folder.mkdir()
+        code, train_seconds, train_peak = run_sampled(
+            [rasa, "init", "--no-prompt", "--init-dir", str(folder)], folder, env)
+        if code != 0:
+            raise RuntimeError(f"rasa init failed (exit {code})")
+        port = free_port()
+        started = time.perf_counter()
+        server = subprocess.Popen(
+            [rasa, "run", "--enable-api", "-i", "127.0.0.1", "-p", str(port)], cwd=folder,
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL, start_new_session=True)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            while True:
+                try:
+                    with urllib.request.urlopen(f"{url}/status", timeout=2) as r:  # noqa: S310
+                        if json.loads(r.read()).get("model_file"):
+                            break
+                except OSError:
+                    pass
+                if server.poll() is not None or time.perf_counter() - started > 600:
+                    raise RuntimeError("the rasa init assistant did not start")
+                time.sleep(0.5)
+            ready = time.perf_counter() - started
+
+            async def run() -> tuple[list[float], list[LoadRound]]:
+                async with aiohttp.ClientSession(
+                        timeout=aiohttp.ClientTimeout(total=120)) as session:
+                    _, turn = http_turns(session, None, url)
+                    first = await first_turns(turn, "hello", "first")
+                    rounds = await closed_loop(
+                        turn, ["hello", "I am feeling very good", "bye"], "load")
+                return first, rounds
+
+            first, rounds = asyncio.run(run())
+            rss = tree_rss_mb(server.pid)
+        finally:
+            server.terminate()
+            server.wait(timeout=60)
+    return {"train_seconds": train_seconds, "train_peak": train_peak, "ready": ready,
+            "rss": rss, "first": first, "rounds": rounds}
 
 
 GATEWAY_USERS = 40
@@ -416,27 +517,6 @@ def measure_gateway(running: Any) -> list[str]:
         *rows,
         "",
     ]
-
-
-def process_tree_rss_mb(pid: int) -> float:
-    total = 0
-    pids = [pid]
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
-            try:
-                stat = (proc / "stat").read_text().split()
-            except OSError:
-                continue
-            if int(stat[3]) == pid:
-                pids.append(int(proc.name))
-    for p in pids:
-        try:
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-        except OSError:
-            pass
-    return total / 1024
 
 
 TURNS = {
@@ -689,9 +769,198 @@ def bench_classroom() -> list[str]:
     ]
 
 
+ABUSE_CREATIONS = 10_000
+TEACHER_KEY = "bench-key"
+
+
+def own_rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def serve_abuse(port: int, folder: Path, limits_off: bool) -> None:
+    """The classroom API on its own, in a child process (so that its memory is its own), with
+    the teacher key; ``/bench/*`` lets the benchmark read its memory and move its clock."""
+    from aiohttp import web
+
+    from bot.classroom import add_classroom
+    from bot.classroom.engine import ENDED_KEPT_SECONDS, Classroom
+    from bot.classroom.store import ClassroomStore
+    from bot.content.library import ContentLibrary
+    from bot.settings import ClassroomSettings, LimitsSettings, Settings, load_settings
+
+    huge = 10**9
+    limits = LimitsSettings(creations_per_minute=huge, creations_burst=huge,
+                            classroom_per_address_per_minute=huge,
+                            classroom_address_burst=huge) if limits_off else LimitsSettings()
+    settings = Settings(root=ROOT, limits=limits,
+                        classroom=ClassroomSettings(database=folder / "c.sqlite"))
+    now = [time.time()]
+    classroom = Classroom(settings.classroom, ContentLibrary.load(load_settings(ROOT)),
+                          ClassroomStore(folder / "c.sqlite"), clock=lambda: now[0])
+    app = web.Application()
+    add_classroom(app, settings, classroom, TEACHER_KEY if limits_off else None)
+
+    async def memory(request: web.Request) -> web.Response:
+        return web.json_response({"rss_mb": own_rss_mb(), "sessions": len(classroom.sessions)})
+
+    async def later(request: web.Request) -> web.Response:
+        now[0] += ENDED_KEPT_SECONDS + 1
+        classroom.forget_idle()
+        return await memory(request)
+
+    app.router.add_get("/bench/memory", memory)
+    app.router.add_post("/bench/later", later)
+    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+
+
+def start_server(args: list[str]) -> tuple[subprocess.Popen[bytes], str]:
+    from tests.assistant_stack import free_port
+
+    port = free_port()
+    server = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), *args[:1],
+                               str(port), *args[1:]], cwd=ROOT)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            with urllib.request.urlopen(f"{url}/api/quizzes", timeout=2):  # noqa: S310
+                break
+        except OSError:
+            time.sleep(0.1)
+    return server, url
+
+
+def bench_abuse() -> list[str]:
+    """Class-quiz creations refused and accepted by the real classroom API (its own process,
+    a real SQLite file): the memory they leave, and what a flood from one client gets."""
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "a").mkdir()
+        (Path(tmp) / "b").mkdir()
+        server, url = start_server(["--abuse-server", str(Path(tmp) / "a"), "off"])
+        try:
+            memory = asyncio.run(create_many(url))
+        finally:
+            server.send_signal(signal.SIGTERM)
+            server.wait(timeout=60)
+        server, url = start_server(["--abuse-server", str(Path(tmp) / "b"), "on"])
+        try:
+            statuses, flood = asyncio.run(flood_creations(url))
+        finally:
+            server.send_signal(signal.SIGTERM)
+            server.wait(timeout=60)
+    start, after_refused, after_accepted, after_forget = memory["rss"]
+    return [
+        f"## Abuse: {ABUSE_CREATIONS:,} class-quiz creations",
+        "",
+        f"The classroom API in its own process (real SQLite file), with a teacher key. "
+        f"{ABUSE_CREATIONS // 2:,} creations refused (no teacher key, or a wrong one), then "
+        f"{ABUSE_CREATIONS // 2:,} accepted with the key, each ended at once (creation limits "
+        f"raised for this part, so that memory is what is measured), in {memory['took']:.1f} s. "
+        "Memory is the server's RSS.",
+        "",
+        "| measure | figure |",
+        "| --- | --- |",
+        f"| refused / accepted | {memory['refused']:,} / {memory['accepted']:,} |",
+        f"| before (after 50 warm-up creations) | {start['rss_mb']:.0f} MB |",
+        f"| after the refusals | {after_refused['rss_mb']:.0f} MB "
+        f"({after_refused['rss_mb'] - start['rss_mb']:+.1f} MB) |",
+        f"| after the accepted creations | {after_accepted['rss_mb']:.0f} MB "
+        f"({after_accepted['rss_mb'] - start['rss_mb']:+.1f} MB; "
+        f"{after_accepted['sessions']:,} ended sessions still in memory) |",
+        f"| ten minutes later (ended sessions leave memory) | {after_forget['rss_mb']:.0f} MB; "
+        f"{after_forget['sessions']:,} sessions in memory (Python keeps freed memory for reuse) |",
+        "",
+        "One client creating 2,000 class quizzes as fast as it can with the default limits "
+        "(loopback, no key: the address is the owner; a burst of 10, then 6 a minute; at most "
+        "20 running): "
+        + ", ".join(f"{count:,} × {status}" for status, count in sorted(statuses.items()))
+        + f" in {flood:.1f} s.",
+        "",
+    ]
+
+
+async def create_many(url: str) -> dict[str, Any]:
+    import aiohttp
+
+    body = {"quiz": "children-safe-in-public", "locale": "en"}
+    key = {"X-Teacher-Key": TEACHER_KEY}
+    async with aiohttp.ClientSession() as http:
+        async def memory() -> dict[str, Any]:
+            async with http.get(f"{url}/bench/memory") as r:
+                return dict(await r.json())
+
+        async def create_and_end() -> bool:
+            async with http.post(f"{url}/api/classroom", json=body, headers=key) as r:
+                made = await r.json()
+                ok = r.status == 201
+            async with http.post(f"{url}/api/classroom/{made['code']}/end",
+                                 headers={"Authorization": f"Bearer {made['host_token']}"}):
+                return ok
+
+        for _ in range(50):  # warm up: imports, first renders, SQLite pages
+            await create_and_end()
+        rss = [await memory()]
+        refused = accepted = 0
+        t = time.perf_counter()
+        for n in range(ABUSE_CREATIONS // 2):
+            headers = {"X-Teacher-Key": "wrong"} if n % 2 else {}
+            async with http.post(f"{url}/api/classroom", json=body, headers=headers) as r:
+                refused += r.status in (401, 403)
+        rss.append(await memory())
+        for _ in range(ABUSE_CREATIONS // 2):
+            accepted += await create_and_end()
+        took = time.perf_counter() - t
+        rss.append(await memory())
+        async with http.post(f"{url}/bench/later") as r:
+            rss.append(dict(await r.json()))
+    return {"rss": rss, "refused": refused, "accepted": accepted, "took": took}
+
+
+async def flood_creations(url: str) -> tuple[dict[int, int], float]:
+    import aiohttp
+
+    statuses: dict[int, int] = {}
+    async with aiohttp.ClientSession() as http:
+        t = time.perf_counter()
+        for _ in range(2000):
+            async with http.post(f"{url}/api/classroom", json={
+                    "quiz": "children-safe-in-public", "locale": "en"}) as r:
+                statuses[r.status] = statuses.get(r.status, 0) + 1
+    return statuses, time.perf_counter() - t
+
+
 SECTIONS: list[Callable[[], list[str]]] = [
     bench_validation, bench_hostile, bench_setup, bench_safety, bench_false_alarms,
-    bench_assistant, bench_classroom,
+    bench_assistant, bench_classroom, bench_abuse,
+]
+
+
+WHAT_CHANGED = [
+    "## What shapes these figures",
+    "",
+    "- **One Rasa call per turn.** The chat API used to send a conversation's language and "
+    "country as a turn of its own before its first message (a new user's first turn cost two "
+    "Rasa turns). They now travel with every message in the REST channel's `metadata`, read "
+    "into the `locale` and `country` slots by a Rasa component that trains nothing "
+    "(`ContextFromMetadata`); a button's payload carries them as entities, because Rasa reads "
+    "payloads without its NLU pipeline.",
+    "- **Backpressure, not timeouts.** Rasa works one turn at a time on its CPU, so sending "
+    "64 turns at once only made every one of them slow, and those past the reply timeout got "
+    "an apology. The chat API now sends at most `assistant.rasa_concurrency` (4) turns at "
+    "once; the others wait in order, and the timeout counts only once a turn is sent. The "
+    "safety layer runs before the queue, so danger is answered at once whatever the load.",
+    "- **Supervision.** `safesteps up` restarts a Rasa or action server that stops (after 2 s, "
+    "doubling up to a minute when it keeps stopping); `/healthz` names what is down. The Rasa "
+    "server's auth token is hex, so it never starts with `-` (which `rasa run` took for an "
+    "option). Rasa takes the token only on its command line, so other users of the same "
+    "machine can read it in the process list: run SafeSteps on a machine (or in a container) "
+    "of its own; the Rasa server listens on 127.0.0.1 only.",
+    "- **Abuse resistance.** Rate limits per client (429 with Retry-After), a teacher key for "
+    "creating class quizzes whenever the server listens beyond loopback, at most 20 running "
+    "class quizzes per key, and ended quizzes leaving memory: see the last section.",
+    "",
 ]
 
 
@@ -716,6 +985,7 @@ def main() -> int:
         f"- {machine()}",
         f"- {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC",
         "",
+        *WHAT_CHANGED,
     ]
     for section in SECTIONS:
         print(f"bench: {section.__name__.removeprefix('bench_')} ...", file=sys.stderr, flush=True)
@@ -728,6 +998,9 @@ def main() -> int:
 
 
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["--abuse-server"]:
+        serve_abuse(int(sys.argv[2]), Path(sys.argv[3]), sys.argv[4] == "off")
+        raise SystemExit(0)
     if sys.argv[1:2] == ["--classroom-server"]:
         serve_classroom(int(sys.argv[2]), Path(sys.argv[3]), Path(sys.argv[4]))
         raise SystemExit(0)

@@ -23,7 +23,7 @@ from bot.content.library import ContentLibrary  # noqa: E402
 from bot.safety import detector as detector_module  # noqa: E402
 from bot.safety.evaluation import load_eval_sets, near_duplicates, split_of  # noqa: E402
 from bot.safety.examples import detector_examples  # noqa: E402
-from bot.safety.layer import SafetyLayer  # noqa: E402
+from bot.safety.layer import SafetyLayer, bare_entry  # noqa: E402
 from bot.settings import load_settings  # noqa: E402
 
 EMERGENCY_MARGIN = 0.025
@@ -116,7 +116,11 @@ def main() -> None:
                    (*lex.words, *lex.phrases, *lex.misspellings, *lex.emoji,
                     *lex.examples.danger)]
         shipped += [e.text for e in examples if e.danger and e.writer is None]
-        highest_floor = min(detector.score(t) for t in shipped)
+        # A bare lexicon entry is an emergency whatever its score; the others that the
+        # lexicons catch need the floor.
+        hits = [(t, layer.check(t)) for t in shipped]
+        highest_floor = min(detector.score(t) for t, hit in hits
+                            if hit is not None and not bare_entry(t, hit))
         emergency, check_in, floor = choose(scores, lexicon, danger, masks, highest_floor)
         print(f"\nC={c}, n-gram weight {weight}, hard negatives ×{hard}: lexicon false alarms "
               f"{lexicon[negatives].mean():.1%}; emergency from {emergency:.3f}, check-in "

@@ -40,6 +40,23 @@ def free_port() -> int:
 
 
 RESTART_DELAY = 15  # seconds before the stack's supervisor restarts a stopped server
+# The conversation tests and the benchmark are scripts, typing far faster than people: the
+# stack they start has the chat's rate limits raised (tests/test_limits.py tests the limits).
+SCRIPTED_LIMITS = """
+limits:
+  chat_per_user_per_minute: 1000000
+  chat_user_burst: 1000000
+  chat_per_address_per_minute: 1000000
+  chat_address_burst: 1000000
+"""
+
+
+def scripted_config(tmp: Path) -> Path:
+    """The project's config.yml with the chat's rate limits out of a script's way."""
+    path = tmp / "config.yml"
+    path.write_text((ROOT / "config.yml").read_text(encoding="utf-8") + SCRIPTED_LIMITS,
+                    encoding="utf-8")
+    return path
 
 
 def port_open(port: int) -> bool:
@@ -96,7 +113,8 @@ def start_stack(tmp: Path) -> Running:
            "SAFESTEPS_TELEGRAM_API_URL": telegram.url}
     with log.open("w") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "bot", "up", "--port", str(ports["chat"]),
+            [sys.executable, "-m", "bot", "--config", str(scripted_config(tmp)), "up",
+             "--port", str(ports["chat"]),
              "--rasa-port", str(ports["rasa"]), "--action-port", str(ports["action"]),
              # Long enough for the outage tests to see each part down before it comes back.
              "--restart-delay", str(RESTART_DELAY)],

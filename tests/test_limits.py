@@ -21,7 +21,14 @@ from bot.classroom.store import ClassroomStore
 from bot.content.library import ContentLibrary
 from bot.i18n import Translator
 from bot.limits import MAX_CLIENTS, RateLimit, is_loopback
-from bot.settings import ClassroomSettings, LimitsSettings, Settings, load_settings
+from bot.settings import (
+    CONFIG_ENV,
+    ClassroomSettings,
+    LimitsSettings,
+    Settings,
+    SettingsError,
+    load_settings,
+)
 from bot.stack import make_service, teacher_key
 from tests.conftest import ROOT, SHIPPED_LOCALES
 
@@ -232,3 +239,15 @@ async def test_a_flood_of_classroom_requests_from_one_address_is_refused(
     assert statuses == [200] * 6 + [429]
     resp = await tight.client.get("/api/classroom/123456")
     assert resp.status == 429 and int(resp.headers["Retry-After"]) >= 1
+
+
+def test_another_settings_file_can_raise_the_limits(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    chosen = tmp_path / "scripted.yml"
+    chosen.write_text("limits:\n  chat_user_burst: 500\n", encoding="utf-8")
+    monkeypatch.setenv(CONFIG_ENV, str(chosen))
+    settings = load_settings(ROOT)
+    assert settings.limits.chat_user_burst == 500 and settings.root == ROOT
+    monkeypatch.setenv(CONFIG_ENV, str(tmp_path / "missing.yml"))
+    with pytest.raises(SettingsError, match="does not exist"):
+        load_settings(ROOT)

@@ -3,7 +3,10 @@
 A stratified hold-out: every fifth example of each intent (kit intents and FAQ retrieval) is
 kept for testing, the model is trained on the rest, and each locale's test examples are scored
 separately. The same split trains Rasa's default configuration (`rasa init`) for comparison.
-Reports go to build/reports/eval/; the summary is printed and can be pasted into docs/nlu.md.
+Beside the accuracy, each configuration's cost: training time and peak memory, and, served by
+a Rasa server of its own, its memory and the CPU time and latency of each message it reads
+(``bot.assistant.costs``). Reports go to build/reports/eval/; the summary is printed and can
+be pasted into docs/nlu.md.
 """
 
 from __future__ import annotations
@@ -11,7 +14,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +22,7 @@ from typing import Any
 import yaml
 
 from bot.assistant import kit
+from bot.assistant.costs import run_sampled, serving_costs
 from bot.assistant.project import (
     COMPONENTS_MODULE,
     RASA_FORMAT,
@@ -132,14 +135,22 @@ def evaluate(settings: Settings, say: Callable[[str], None],
         (folder / f"{COMPONENTS_MODULE}.py").write_text(components_source(), encoding="utf-8")
         say(f"[{name}] training the NLU model on {sum(map(len, split.train.values()))} "
             "examples ...")
-        started = time.perf_counter()
-        trained = subprocess.run(
+        code, seconds, peak = run_sampled(
             [rasa, "train", "nlu", "--config", "config.yml", "--nlu", "data/nlu.yml",
              "--domain", "domain.yml", "--out", "models", "--fixed-model-name", "nlu"],
-            cwd=folder, env=rasa_environment(), check=False)
-        if trained.returncode != 0:
-            raise AssistantError(f"[{name}] training failed (exit {trained.returncode})")
-        results[name] = {"train_seconds": round(time.perf_counter() - started), "locales": {}}
+            folder, rasa_environment())
+        if code != 0:
+            raise AssistantError(f"[{name}] training failed (exit {code})")
+        results[name] = {"train_seconds": round(seconds), "train_peak_mb": round(peak),
+                         "locales": {}}
+        say(f"[{name}] serving the model on its own to measure what each message costs ...")
+        texts = [t for intents in split.test.values() for lines in intents.values()
+                 for t in lines]
+        try:
+            results[name].update(serving_costs(rasa, folder, "models/nlu.tar.gz",
+                                               rasa_environment(), texts[::4]))
+        except RuntimeError as err:
+            raise AssistantError(f"[{name}] {err}") from None
         for locale, intents in split.test.items():
             test_file = folder / f"test-{locale}.yml"
             test_file.write_text(_nlu(intents), encoding="utf-8")

@@ -68,7 +68,7 @@ def evaluate_faqs(retriever: FaqRetriever, sets: dict[str, dict[str, Any]],
                 choice = choose(ranking, tuning.faq_answer_confidence,
                                 tuning.faq_suggest_confidence)
                 result.questions += 1
-                result.top1 += ranking[0][0] == faq_id
+                result.top1 += retriever.best_faq(ranking) == faq_id
                 result.answered_right += choice.answer == faq_id
                 result.answered_wrong += choice.answer not in (None, faq_id)
                 result.offered += choice.answer == faq_id or faq_id in choice.suggestions

@@ -6,6 +6,11 @@ multilingual sentence embeddings (what they mean, in other words). Trained from 
 phrasings and question in every locale when SafeSteps trains, kept under the build folder.
 Below ``faq_answer_confidence`` the action offers "Did you mean ..." instead of answering,
 and below ``faq_suggest_confidence`` it gives the out-of-scope reply (``choose``).
+
+The readers also learn one more class, ``NOT_A_FAQ``, from a fixed sample of the packs'
+everyday messages (homework, games, chit-chat; never questions about the lessons): without it
+they spread all their confidence over the FAQs, and more phrasings make them surer of a wrong
+FAQ for a message that asks none. When it comes first, no FAQ is answered.
 """
 
 from __future__ import annotations
@@ -22,8 +27,10 @@ from bot.content.library import ContentLibrary
 from bot.model_cache import load_or_build
 from bot.text_features import embed, ngram_features
 
-RETRIEVER_VERSION = 2
+RETRIEVER_VERSION = 3
 NGRAM_WEIGHT = 0.5
+NOT_A_FAQ = "__not_a_faq__"
+NOT_A_FAQ_PER_LOCALE = 150  # chosen on the FAQ evaluation's development split (docs/nlu.md)
 
 
 def faq_phrasings(library: ContentLibrary) -> list[tuple[str, str]]:
@@ -34,6 +41,20 @@ def faq_phrasings(library: ContentLibrary) -> list[tuple[str, str]]:
             pairs += [(text, faq.id) for text in texts]
         pairs += [(text, faq.id) for locale in faq.question
                   if (text := models.text_in(faq.question, locale))]
+    return pairs
+
+
+def everyday_phrasings(library: ContentLibrary, per_locale: int = NOT_A_FAQ_PER_LOCALE
+                       ) -> list[tuple[str, str]]:
+    """(text, NOT_A_FAQ) for a fixed sample of each locale's everyday messages: the packs'
+    hard negatives other than questions about the lessons, the same ones on every machine."""
+    pairs: list[tuple[str, str]] = []
+    for files in library.safety_examples.values():
+        texts = sorted({item.text for examples in files
+                        for category, items in examples.negatives.items()
+                        if category != "lesson-questions" for item in items},
+                       key=lambda t: hashlib.sha256(t.encode("utf-8")).digest())
+        pairs += [(text, NOT_A_FAQ) for text in texts[:per_locale]]
     return pairs
 
 
@@ -56,11 +77,18 @@ class FaqRetriever:
         return cls(ngram_model, dense_model, fingerprint)
 
     def rank(self, text: str, limit: int = 3) -> list[tuple[str, float]]:
-        """The likeliest FAQs for ``text``, best first, with their probability."""
+        """The likeliest FAQs for ``text``, best first, with their probability; first of all
+        ``(NOT_A_FAQ, p)`` when the message most likely asks none."""
         votes = NGRAM_WEIGHT * self.ngram_model.predict_proba([text])[0] + \
             (1 - NGRAM_WEIGHT) * self.dense_model.predict_proba(embed([text]))[0]
-        order = votes.argsort()[::-1][:limit]
-        return [(str(self.ngram_model.classes_[i]), float(votes[i])) for i in order]
+        ranked = [(str(self.ngram_model.classes_[i]), float(votes[i]))
+                  for i in votes.argsort()[::-1]]
+        faqs = [pair for pair in ranked if pair[0] != NOT_A_FAQ][:limit]
+        return [ranked[0], *faqs] if ranked[0][0] == NOT_A_FAQ else faqs
+
+    def best_faq(self, ranking: list[tuple[str, float]]) -> str:
+        """The likeliest FAQ of a ranking, whether or not NOT_A_FAQ came first."""
+        return next(faq for faq, _ in ranking if faq != NOT_A_FAQ)
 
 
 @dataclass(frozen=True)
@@ -74,8 +102,12 @@ class FaqChoice:
 def choose(ranking: list[tuple[str, float]], answer_confidence: float,
            suggest_confidence: float) -> FaqChoice:
     """The FAQ to answer when the best is sure enough; otherwise, when it is at least
-    plausible, the FAQs worth offering ("Did you mean ..."): each at half that confidence."""
+    plausible, the FAQs worth offering ("Did you mean ..."): each at half that confidence.
+    When the message most likely asks no FAQ, none is answered; the FAQs that are at least
+    plausible are still offered."""
     best, confidence = ranking[0]
+    if best == NOT_A_FAQ:
+        return FaqChoice(None, tuple(f for f, p in ranking[1:] if p >= suggest_confidence))
     if confidence >= answer_confidence:
         return FaqChoice(best)
     if confidence >= suggest_confidence:
@@ -84,7 +116,7 @@ def choose(ranking: list[tuple[str, float]], answer_confidence: float,
 
 
 def load_retriever(library: ContentLibrary, folder: Path) -> FaqRetriever:
-    pairs = faq_phrasings(library)
+    pairs = faq_phrasings(library) + everyday_phrasings(library)
     digest = hashlib.sha256(f"{RETRIEVER_VERSION}".encode())
     for pair in pairs:
         digest.update(json.dumps(pair, ensure_ascii=False).encode())

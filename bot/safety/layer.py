@@ -58,6 +58,11 @@ class Assessment:
 NO_DANGER = Assessment(None)
 
 
+def bare_entry(text: str, hit: Match) -> bool:
+    """True when ``text`` says nothing but the lexicon entry ``hit`` (and punctuation)."""
+    return _WORDS.sub("", normalise(text).replace(hit.term, "", 1)) == ""
+
+
 @dataclass
 class SafetyLayer:
     library: ContentLibrary
@@ -90,9 +95,8 @@ class SafetyLayer:
         if hit is not None:
             # Talked down only by what else the message says ("kill me now 😂"): a bare
             # lexicon entry is always an emergency.
-            bare = _WORDS.sub("", normalise(text).replace(hit.term, "", 1)) == ""
-            tier: Tier | None = "emergency" if bare or score >= tiers.lexicon_floor \
-                else "check_in"
+            tier: Tier | None = "emergency" if bare_entry(text, hit) or \
+                score >= tiers.lexicon_floor else "check_in"
         elif score >= tiers.emergency_score:
             tier = "emergency"
         elif score >= tiers.check_in_score:

@@ -105,12 +105,15 @@ def render(figures: SafetyFigures, settings: Settings, extra: list[str] | None =
         "The figures come from the independent evaluation set in `tests/safety_eval/`, written "
         "by an author who never saw the training examples or the lexicons; never from the "
         "examples the detector learnt from. Development-split messages were used to choose "
-        "the model and the thresholds; only the final split is reported here.",
+        "the model and the thresholds; only the final split is reported in docs/safety.md."
+        + ("" if figures.split == "final" else
+           f" **This report is of the {figures.split} split, not the final one.**"),
         "",
         f"Measured on {dt.date.today().isoformat()}, {platform.machine()} "
         f"{_cpu_name()}, {os.cpu_count()} cores, Python {platform.python_version()}.",
         "",
-        "## The safety tier on the final split",
+        f"## The safety tier on the {'final' if figures.split == 'final' else 'development'} "
+        "split",
         "",
         f"Targets per locale: emergency-or-check-in recall ≥ {TARGETS.any_recall:.0%}, "
         f"emergency ≥ {TARGETS.emergency_recall:.0%}; false emergency on hard negatives ≤ "
@@ -235,7 +238,9 @@ def faq_figures(settings: Settings, split: Split = "final") -> list[str]:
         "their training phrasings; the out-of-scope messages also include the safety set's "
         "hard negatives other than questions about the lessons. Read by the FAQ retriever "
         f"alone: an answer from confidence {tuning.faq_answer_confidence}, \"Did you mean\" "
-        f"from {tuning.faq_suggest_confidence}. Targets: top-1 ≥ 0.90 per locale, FAQ "
+        f"from {tuning.faq_suggest_confidence}; no answer when its \"not an FAQ\" class, "
+        "learnt from some of the packs' everyday messages, comes first. Top-1: its likeliest "
+        "FAQ is the right one. Targets: top-1 ≥ 0.90 per locale, FAQ "
         "answers on out-of-scope messages ≤ 5 %. In the running assistant, Rasa's intent "
         "classifier sends most out-of-scope messages to the scope reply before the retriever "
         "sees them, so the out-of-scope column is an upper bound.",
