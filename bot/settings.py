@@ -120,14 +120,14 @@ class SafetySettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    emergency_score: float = Field(default=0.9, gt=0, le=1)
+    emergency_score: float = Field(default=0.88, gt=0, le=1)
     """From this score on, a message gets the emergency reply at once."""
 
     check_in_score: float = Field(default=0.22, gt=0, le=1)
     """From this score on (and below emergency_score), the normal answer comes with one calm
     line with the emergency number and a Get-help button."""
 
-    lexicon_floor: float = Field(default=0.9, ge=0, le=1)
+    lexicon_floor: float = Field(default=0.78, ge=0, le=1)
     """A lexicon match is an emergency unless the detector scores the whole message below
     this; then it is a check-in. A message that is nothing but a lexicon entry is always an
     emergency; 0 makes every lexicon match one."""
@@ -245,11 +245,13 @@ class LimitsSettings(BaseModel):
     chat_address_burst: int = Field(default=200, ge=1)
     """Messages at once from one address."""
 
-    classroom_per_address_per_minute: int = Field(default=3000, ge=1)
-    """Classroom requests (joins, answers, screens) a minute from one address."""
+    classroom_per_address_per_minute: int = Field(default=6000, ge=1)
+    """Classroom requests (joins, answers, screens) a minute from one address: a school's
+    router may carry a whole class of up to ``classroom.max_players`` pupils."""
 
-    classroom_address_burst: int = Field(default=1000, ge=1)
-    """Classroom requests at once from one address: a whole class answering together."""
+    classroom_address_burst: int = Field(default=3000, ge=1)
+    """Classroom requests at once from one address: a whole class joining, opening its
+    screens and answering together."""
 
     creations_per_minute: int = Field(default=6, ge=1)
     """Class quizzes one teacher key (or one address, where no key is needed) may create a

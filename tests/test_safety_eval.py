@@ -65,7 +65,7 @@ def test_the_evaluation_set_does_not_repeat_training_text() -> None:
 # Recall on the final split when docs/safety.md was last written (emergency, emergency or
 # check-in). The targets (TARGETS) are higher; until a locale reaches them, a change may not
 # fall below what it reached, and docs/safety.md shows the gap.
-REACHED = {"en": (0.95, 0.98), "zh-Hans": (0.93, 0.99), "vi": (0.95, 0.99)}
+REACHED = {"en": (0.96, 0.98), "zh-Hans": (0.95, 0.99), "vi": (0.96, 0.99)}
 
 
 @pytest.mark.parametrize("locale", SHIPPED_LOCALES)
