@@ -83,8 +83,8 @@ def client_address(request: web.Request, trust_forwarded: bool) -> str:
 
 def is_loopback(host: str) -> bool:
     """True when a server listening on ``host`` can be reached from this machine only."""
-    if host in ("localhost", ""):
-        return host == "localhost"
+    if host == "localhost":
+        return True
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:

@@ -33,7 +33,7 @@ from aiohttp import web
 
 from bot.assistant.project import conversation_store, write_endpoints
 from bot.assistant.training import AssistantError, current_model, rasa_environment, rasa_executable
-from bot.chat.app import ChatService, RasaClient, create_app, load_secret
+from bot.chat.app import ChatService, RasaClient, create_app, kept_secret, load_secret
 from bot.chat.web import add_web_chat
 from bot.classroom import add_classroom, open_classroom
 from bot.classroom.engine import Classroom
@@ -342,14 +342,9 @@ def teacher_key(host: str, var_dir: Path, from_env: str | None) -> str | None:
         return from_env.strip()
     if is_loopback(host):
         return None
-    path = var_dir / "teacher-key"
-    if path.is_file() and (kept := path.read_text().strip()):
-        return kept
-    var_dir.mkdir(parents=True, exist_ok=True)
-    key = "-".join(secrets.token_hex(2) for _ in range(4))  # easy to type: 1a2b-3c4d-...
-    path.touch(mode=0o600)
-    path.write_text(key + "\n")
-    return key
+    # Easy to type: 1a2b-3c4d-5e6f-7a8b.
+    return kept_secret(var_dir / "teacher-key",
+                       lambda: "-".join(secrets.token_hex(2) for _ in range(4)))
 
 
 async def serve(settings: Settings, host: str, port: int, rasa_port: int, action_port: int,

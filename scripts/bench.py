@@ -7,8 +7,8 @@ the report. Tests never assert timings: this is where they are recorded.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
-import json
 import os
 import platform
 import shutil
@@ -19,7 +19,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -413,7 +413,7 @@ def measure_rasa_init() -> dict[str, Any]:
     policies), trained and served as Rasa ships it: the yardstick for what SafeSteps costs."""
     import aiohttp
 
-    from bot.assistant.costs import free_port, run_sampled, tree_rss_mb
+    from bot.assistant.costs import run_sampled, start_rasa, stop, tree_rss_mb, wait_for_model
     from bot.assistant.training import rasa_environment
 
     rasa = str(ROOT / ".venv-rasa" / "bin" / "rasa")
@@ -425,24 +425,10 @@ def measure_rasa_init() -> dict[str, Any]:
             [rasa, "init", "--no-prompt", "--init-dir", str(folder)], folder, env)
         if code != 0:
             raise RuntimeError(f"rasa init failed (exit {code})")
-        port = free_port()
         started = time.perf_counter()
-        server = subprocess.Popen(
-            [rasa, "run", "--enable-api", "-i", "127.0.0.1", "-p", str(port)], cwd=folder,
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            stdin=subprocess.DEVNULL, start_new_session=True)
-        url = f"http://127.0.0.1:{port}"
+        server, url, output = start_rasa(rasa, folder, env)
         try:
-            while True:
-                try:
-                    with urllib.request.urlopen(f"{url}/status", timeout=2) as r:  # noqa: S310
-                        if json.loads(r.read()).get("model_file"):
-                            break
-                except OSError:
-                    pass
-                if server.poll() is not None or time.perf_counter() - started > 600:
-                    raise RuntimeError("the rasa init assistant did not start")
-                time.sleep(0.5)
+            wait_for_model(server, url, output)
             ready = time.perf_counter() - started
 
             async def run() -> tuple[list[float], list[LoadRound]]:
@@ -457,8 +443,7 @@ def measure_rasa_init() -> dict[str, Any]:
             first, rounds = asyncio.run(run())
             rss = tree_rss_mb(server.pid)
         finally:
-            server.terminate()
-            server.wait(timeout=60)
+            stop(server)
     return {"train_seconds": train_seconds, "train_peak": train_peak, "ready": ready,
             "rss": rss, "first": first, "rounds": rounds}
 
@@ -709,22 +694,10 @@ async def play_classroom(url: str) -> dict[str, Any]:
 def bench_classroom() -> list[str]:
     import json
 
-    from tests.assistant_stack import free_port
-
     with tempfile.TemporaryDirectory() as tmp:
-        port, timings = free_port(), Path(tmp) / "timings.json"
-        server = subprocess.Popen([sys.executable, str(Path(__file__).resolve()),
-                                   "--classroom-server", str(port),
-                                   str(Path(tmp) / "classroom.sqlite"), str(timings)],
-                                  cwd=ROOT)
-        try:
-            url = f"http://127.0.0.1:{port}"
-            for _ in range(300):
-                try:
-                    with urllib.request.urlopen(f"{url}/api/quizzes", timeout=2):  # noqa: S310
-                        break
-                except OSError:
-                    time.sleep(0.1)
+        timings = Path(tmp) / "timings.json"
+        with serving(["--classroom-server", str(Path(tmp) / "classroom.sqlite"),
+                      str(timings)]) as url:
             played = asyncio.run(play_classroom(url))
             weights = {}
             for page in ("join", "host"):
@@ -734,9 +707,6 @@ def bench_classroom() -> list[str]:
                             f"{url}/{page}?lang={locale}", timeout=10) as response:
                         sizes.append(len(response.read()))
                 weights[page] = f"{min(sizes) / 1000:.1f}–{max(sizes) / 1000:.1f} KB"
-        finally:
-            server.send_signal(signal.SIGTERM)
-            server.wait(timeout=60)
         handled = json.loads(timings.read_text())
     client, delays = played["client"], played["host_delays"]
     return [
@@ -776,10 +746,9 @@ TEACHER_KEY = "bench-key"
 
 
 def own_rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+    from bot.assistant.costs import tree_rss_mb
+
+    return tree_rss_mb(os.getpid())
 
 
 def serve_abuse(port: int, folder: Path, limits_off: bool) -> None:
@@ -818,20 +787,27 @@ def serve_abuse(port: int, folder: Path, limits_off: bool) -> None:
     web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
 
 
-def start_server(args: list[str]) -> tuple[subprocess.Popen[bytes], str]:
-    from tests.assistant_stack import free_port
+@contextlib.contextmanager
+def serving(args: list[str]) -> Iterator[str]:
+    """This script in a child process as the server ``args[0]`` names, on a free port (put
+    after that first argument): its address once it answers; stopped on leaving."""
+    from bot.assistant.costs import free_port
 
     port = free_port()
     server = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), *args[:1],
                                str(port), *args[1:]], cwd=ROOT)
     url = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            with urllib.request.urlopen(f"{url}/api/quizzes", timeout=2):  # noqa: S310
-                break
-        except OSError:
-            time.sleep(0.1)
-    return server, url
+    try:
+        for _ in range(300):
+            try:
+                with urllib.request.urlopen(f"{url}/api/quizzes", timeout=2):  # noqa: S310
+                    break
+            except OSError:
+                time.sleep(0.1)
+        yield url
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=60)
 
 
 def bench_abuse() -> list[str]:
@@ -840,18 +816,10 @@ def bench_abuse() -> list[str]:
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "a").mkdir()
         (Path(tmp) / "b").mkdir()
-        server, url = start_server(["--abuse-server", str(Path(tmp) / "a"), "off"])
-        try:
+        with serving(["--abuse-server", str(Path(tmp) / "a"), "off"]) as url:
             memory = asyncio.run(create_many(url))
-        finally:
-            server.send_signal(signal.SIGTERM)
-            server.wait(timeout=60)
-        server, url = start_server(["--abuse-server", str(Path(tmp) / "b"), "on"])
-        try:
+        with serving(["--abuse-server", str(Path(tmp) / "b"), "on"]) as url:
             statuses, flood = asyncio.run(flood_creations(url))
-        finally:
-            server.send_signal(signal.SIGTERM)
-            server.wait(timeout=60)
     start, after_refused, after_accepted, after_forget = memory["rss"]
     return [
         f"## Abuse: {ABUSE_CREATIONS:,} class-quiz creations",

@@ -18,6 +18,7 @@ from itertools import count
 from pathlib import Path
 from typing import Any
 
+from bot.assistant.costs import free_port
 from tests.conftest import ROOT
 from tests.telegram_standin import StandIn
 
@@ -31,12 +32,6 @@ def made_up_token() -> str:
 TELEGRAM_TOKEN = made_up_token()
 
 _users = count()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 RESTART_DELAY = 15  # seconds before the stack's supervisor restarts a stopped server

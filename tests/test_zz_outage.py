@@ -85,7 +85,7 @@ def health(stack: Running) -> tuple[int, list[str]]:
 
 def wait_until_healthy(stack: Running) -> None:
     """The supervisor restarts what was killed (after RESTART_DELAY seconds, then the model
-    loads); how long that takes is measured by `make bench`, not here."""
+    loads); how long that takes is not a test's business (no timed assertions)."""
     deadline = time.monotonic() + RESTART_DELAY + 300
     while time.monotonic() < deadline:
         if health(stack)[0] == 200:

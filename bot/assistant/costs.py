@@ -82,33 +82,55 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def serving_costs(rasa: str, folder: Path, model: str, env: dict[str, str],
-                  texts: list[str]) -> dict[str, float]:
-    """Start ``model`` in a Rasa server of its own, parse ``texts`` one after another, and
-    say what that cost: memory once loaded, CPU and wall time per message."""
+def start_rasa(rasa: str, folder: Path, env: dict[str, str], model: str | None = None
+               ) -> tuple[subprocess.Popen[bytes], str, list[bytes]]:
+    """A Rasa server with its HTTP API on a free loopback port, serving ``model`` (default:
+    the newest in ``folder``/models): the process, its address and its output so far."""
     port = free_port()
     server = subprocess.Popen(
-        [rasa, "run", "--enable-api", "-m", model, "-i", "127.0.0.1", "-p", str(port)],
+        [rasa, "run", "--enable-api", *(["-m", model] if model else []), "-i", "127.0.0.1",
+         "-p", str(port)],
         cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL, start_new_session=True)
     output: list[bytes] = []
     threading.Thread(target=lambda: output.extend(server.stdout or []), daemon=True).start()
-    url = f"http://127.0.0.1:{port}"
+    return server, f"http://127.0.0.1:{port}", output
+
+
+def wait_for_model(server: subprocess.Popen[bytes], url: str, output: list[bytes]) -> None:
+    """Until the server at ``url`` has loaded its model; RuntimeError if it stops or takes
+    longer than SERVE_STARTUP_SECONDS."""
+    deadline = time.monotonic() + SERVE_STARTUP_SECONDS
+    while True:
+        if server.poll() is not None:
+            raise RuntimeError("the Rasa server stopped: "
+                               + b"".join(output[-20:]).decode(errors="replace"))
+        try:
+            with urllib.request.urlopen(f"{url}/status", timeout=2) as r:  # noqa: S310
+                if json.loads(r.read()).get("model_file"):
+                    return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError("the Rasa server did not load the model in time")
+        time.sleep(0.5)
+
+
+def stop(server: subprocess.Popen[bytes]) -> None:
+    server.terminate()
     try:
-        deadline = time.monotonic() + SERVE_STARTUP_SECONDS
-        while True:
-            if server.poll() is not None:
-                raise RuntimeError("the Rasa server stopped: "
-                                   + b"".join(output[-20:]).decode(errors="replace"))
-            try:
-                with urllib.request.urlopen(f"{url}/status", timeout=2) as r:  # noqa: S310
-                    if json.loads(r.read()).get("model_file"):
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("the Rasa server did not load the model in time")
-            time.sleep(0.5)
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        server.kill()
+
+
+def serving_costs(rasa: str, folder: Path, model: str, env: dict[str, str],
+                  texts: list[str]) -> dict[str, float]:
+    """Start ``model`` in a Rasa server of its own, parse ``texts`` one after another, and
+    say what that cost: memory once loaded, CPU and wall time per message."""
+    server, url, output = start_rasa(rasa, folder, env, model)
+    try:
+        wait_for_model(server, url, output)
 
         def parse(text: str) -> float:
             request = urllib.request.Request(  # noqa: S310 (our own http://127.0.0.1 server)
@@ -128,8 +150,4 @@ def serving_costs(rasa: str, folder: Path, model: str, env: dict[str, str],
         return {"serve_rss_mb": round(loaded), "parse_cpu_ms": round(cpu / len(texts) * 1000, 1),
                 "parse_p50_ms": round(statistics.median(took) * 1000, 1)}
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop(server)

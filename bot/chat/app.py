@@ -19,6 +19,7 @@ import sqlite3
 import time
 import unicodedata
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,18 +50,23 @@ class BadRequest(Exception):
         self.message = message
 
 
+def kept_secret(path: Path, make: Callable[[], str]) -> str:
+    """The secret kept in ``path``; the first time (or if the file is empty), one made with
+    ``make`` and written there, readable by its owner only."""
+    if path.is_file() and (kept := path.read_text().strip()):
+        return kept
+    path.parent.mkdir(parents=True, exist_ok=True)
+    made = make()
+    path.touch(mode=0o600)
+    path.write_text(made + "\n")
+    return made
+
+
 def load_secret(var_dir: Path, from_env: str | None) -> bytes:
     """The pseudonym key: SAFESTEPS_SECRET, else one generated once and kept in var_dir."""
     if from_env:
         return from_env.encode()
-    path = var_dir / "secret"
-    if path.is_file():
-        return path.read_bytes().strip()
-    var_dir.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_hex(32).encode()
-    path.touch(mode=0o600)
-    path.write_bytes(key)
-    return key
+    return kept_secret(var_dir / "secret", lambda: secrets.token_hex(32)).encode()
 
 
 @dataclass
