@@ -220,11 +220,21 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from concurrent.futures import ThreadPoolExecutor
+
     from bot.assistant.training import train
 
     settings = _settings()
-    build_own_models(settings)
-    train(settings, force=args.force)
+    # Rasa trains in a process of its own, on one core; the detector and the FAQ retriever
+    # train here meanwhile, on the other.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        own = pool.submit(build_own_models, settings)
+        try:
+            train(settings, force=args.force)
+        finally:
+            failed = own.exception()  # waits; Rasa's own failure, if any, is the one raised
+    if failed is not None:
+        raise failed
     return EXIT_OK
 
 

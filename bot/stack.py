@@ -70,6 +70,12 @@ def network_address() -> str:
             return "127.0.0.1"
 
 
+# Each server works one request at a time and they share the machine's cores: a numerical
+# library that spreads one request over every core only makes its threads wait for each other
+# and for the other servers (the FAQ's sentence embedding took twice the CPU time under load).
+ONE_THREAD_EACH = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
 @dataclass
 class Child:
     name: str
@@ -158,8 +164,8 @@ class Stack:
             raise AssistantError("There is no trained model yet: run safesteps train "
                                  "(make run does it for you).")
         root = self.settings.resolve(Path("."))
-        kit_env = {**os.environ, "SANIC_HOST": "127.0.0.1", "SAFESTEPS_ROOT": str(root),
-                   "PYTHONUNBUFFERED": "1"}
+        kit_env = {**os.environ, **ONE_THREAD_EACH, "SANIC_HOST": "127.0.0.1",
+                   "SAFESTEPS_ROOT": str(root), "PYTHONUNBUFFERED": "1"}
         self._spawn("action server", [
             sys.executable, "-m", "rasa_sdk", "--actions", "bot.assistant.actions",
             "-p", str(self.action_port),
@@ -170,7 +176,7 @@ class Stack:
             "--endpoints", "endpoints.yml", "--credentials", "credentials.yml",
             "--interface", "127.0.0.1", "--port", str(self.rasa_port),
             "--enable-api", "--auth-token", self.token, "--quiet",
-        ], project, rasa_environment())
+        ], project, {**rasa_environment(), **ONE_THREAD_EACH})
 
     def failed(self) -> Child | None:
         return next((c for c in self.children if c.process.poll() is not None), None)

@@ -258,7 +258,11 @@ def test_the_first_turn_is_one_rasa_call_in_the_users_language(stack: Running,
     with sqlite3.connect(ROOT / "build" / "var" / "conversations.sqlite") as db:
         kinds = [kind for (kind,) in db.execute(
             "SELECT type_name FROM events WHERE sender_id = ?", (_pseudonym(user),))]
+        # Written by SafeSteps' ConversationStore (Rasa falls back to keeping conversations
+        # in memory, with a warning, when a custom store cannot be loaded).
+        (journal,) = db.execute("PRAGMA journal_mode").fetchone()
     assert kinds.count("user") == 1
+    assert journal == "wal"
 
 
 def test_forget_me_deletes_the_conversation(stack: Running) -> None:

@@ -81,7 +81,7 @@ def _domain(intents: list[str], library: ContentLibrary) -> str:
                   "responses": responses})
 
 
-def _report(report_dir: Path) -> dict[str, Any]:
+def _report(report_dir: Path, selects_responses: bool) -> dict[str, Any]:
     intents = json.loads((report_dir / "intent_report.json").read_text())
     kit_rows = {k: v for k, v in intents.items()
                 if isinstance(v, dict) and k in kit.TYPED_INTENTS}
@@ -90,7 +90,7 @@ def _report(report_dir: Path) -> dict[str, Any]:
     accuracy = intents.get("accuracy", 0.0)
     retrieval: dict[str, Any] = {}
     selection = report_dir / "response_selection_report.json"
-    if selection.is_file():
+    if selects_responses and selection.is_file():  # Rasa writes one (all zeros) regardless
         retrieval = json.loads(selection.read_text())
     errors_file = report_dir / "intent_errors.json"
     confusions: dict[str, int] = {}
@@ -127,6 +127,8 @@ def evaluate(settings: Settings, say: Callable[[str], None],
              **(candidates or {})}
     for name in [*configs, *(candidates or {})]:
         config = {k: v for k, v in known[name].items() if v is not None}
+        selects_responses = "pipeline" not in config or any(
+            step.get("name") == "ResponseSelector" for step in config["pipeline"])
         folder = out / name
         (folder / "data").mkdir(parents=True)
         (folder / "config.yml").write_text(yaml.safe_dump(config, allow_unicode=True))
@@ -163,7 +165,7 @@ def evaluate(settings: Settings, say: Callable[[str], None],
             if tested.returncode != 0:
                 raise AssistantError(f"[{name}] testing {locale} failed:\n"
                                      + tested.stderr[-2000:])
-            results[name]["locales"][locale] = _report(report)
+            results[name]["locales"][locale] = _report(report, selects_responses)
     summary = out / "summary.json"
     if summary.is_file():
         results = {**json.loads(summary.read_text()), **results}

@@ -273,7 +273,8 @@ def build_endpoints(settings: Settings, var_dir: Path, action_port: int | None =
     port = action_port or settings.assistant.action_port
     return {
         "action_endpoint": {"url": f"http://127.0.0.1:{port}/webhook"},
-        "tracker_store": {"type": "SQL", "dialect": "sqlite",
+        # Rasa's SQL tracker store with SQLite tuned (bot/assistant/rasa_components.py).
+        "tracker_store": {"type": f"{COMPONENTS_MODULE}.ConversationStore", "dialect": "sqlite",
                           "db": str((var_dir / CONVERSATION_STORE).resolve())},
     }
 
