@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.model_cache import load_or_build
-from bot.text_features import embed, ngram_features
+from bot.text_features import embed, ngram_features, positive_probability
 
 # Bump when features or training change, so that an old model is never loaded.
 DETECTOR_VERSION = 4
@@ -100,7 +100,7 @@ class DangerDetector:
         pieces = [text]
         if len(text) > LONG_MESSAGE:
             pieces += windows(text)
-        probabilities = self.danger_model.predict_proba(pieces)[:, 1]
+        probabilities = positive_probability(self.danger_model, pieces)
         if self.dense_model is None:
             return float(max(probabilities))
         dense = self.dense_model.predict_proba(embed(pieces))[:, 1]
@@ -111,7 +111,7 @@ class DangerDetector:
         """How likely it is that the writer reports someone else (a parent, a neighbour)."""
         if self.writer_model is None:
             return 0.0
-        return float(self.writer_model.predict_proba([text])[0, 1])
+        return float(positive_probability(self.writer_model, [text])[0])
 
 
 def fingerprint(examples: Iterable[Example]) -> str:
