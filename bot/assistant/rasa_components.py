@@ -305,7 +305,6 @@ def _check_action_replies_with_a_compiled_schema() -> None:
     RemoteAction._validate_action_result = validate
 
 
-
 def _resolve_event_types_from_a_table() -> None:
     """Event.resolve_by_type, which walks every subclass of Event for each stored event it
     reads (a tenth of a turn's CPU time), answered from a table of the same classes (the
